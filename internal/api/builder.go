@@ -1,0 +1,41 @@
+package api
+
+import (
+	"context"
+
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// The methods in this file build inventory in process, without SOAP: the
+// demo inventory, `vireo sim`'s vcsim-shaped model and tests use them, and
+// the SOAP handlers call them too. Each runs as the given user, validates its
+// input with the same faults the API returns, and returns once the change is
+// durable.
+
+// HostSpec describes a simulated host to add.
+type HostSpec struct {
+	// Name is the host's name (vCenter uses its address).
+	Name string
+	// NumCPU cores of CPUMHz each, and MemoryMB of memory; zero picks defaults.
+	NumCPU   int16
+	CPUMHz   int32
+	MemoryMB int64
+	// Datastores the host mounts; a datastore that already exists in the
+	// datacenter under the same name is shared, otherwise it is created.
+	Datastores []DatastoreSpec
+	// Networks are the port group names the host connects to; missing ones
+	// are created in the datacenter's network folder.
+	Networks []string
+}
+
+// DatastoreSpec describes a datastore a host mounts.
+type DatastoreSpec struct {
+	Name string
+	// Shared marks a datastore other hosts may mount too.
+	Shared bool
+}
+
+var (
+	_ = context.Background
+	_ = types.ManagedObjectReference{}
+)

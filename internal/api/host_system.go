@@ -1,0 +1,5 @@
+package api
+
+import "github.com/vireo-project/vireo/internal/soap"
+
+func (s *Service) registerHost(t *soap.Table) {}

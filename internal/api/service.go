@@ -1,0 +1,225 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vireo-project/vireo/internal/auth"
+	"github.com/vireo-project/vireo/internal/inventory"
+	"github.com/vireo-project/vireo/internal/session"
+	"github.com/vireo-project/vireo/internal/soap"
+	"github.com/vireo-project/vireo/internal/task"
+)
+
+// Product identity reported in ServiceContent.about.
+const (
+	ProductVersion = "8.0.3"
+	ProductBuild   = "24322831"
+)
+
+// Well-known MoRefs of the singleton managed objects, with vCenter's values.
+var (
+	ServiceInstanceRef   = ref("ServiceInstance", "ServiceInstance")
+	RootFolderRef        = ref("Folder", "group-d1")
+	PropertyCollectorRef = ref("PropertyCollector", "propertyCollector")
+	ViewManagerRef       = ref("ViewManager", "ViewManager")
+	SessionManagerRef    = ref("SessionManager", "SessionManager")
+	SearchIndexRef       = ref("SearchIndex", "SearchIndex")
+	EventManagerRef      = ref("EventManager", "EventManager")
+	OptionManagerRef     = ref("OptionManager", "VpxSettings")
+	CustomFieldsRef      = ref("CustomFieldsManager", "CustomFieldsManager")
+	LicenseManagerRef    = ref("LicenseManager", "LicenseManager")
+	LicenseAssignRef     = ref("LicenseAssignmentManager", "LicenseAssignmentManager")
+	UserDirectoryRef     = ref("UserDirectory", "UserDirectory")
+	AuthManagerRef       = ref("AuthorizationManager", "AuthorizationManager")
+	PerfManagerRef       = ref("PerformanceManager", "PerfMgr")
+	FileManagerRef       = ref("FileManager", "FileManager")
+	VirtualDiskMgrRef    = ref("VirtualDiskManager", "virtualDiskManager")
+	TaskManagerRef       = task.ManagerRef
+)
+
+func ref(t, v string) types.ManagedObjectReference {
+	return types.ManagedObjectReference{Type: t, Value: v}
+}
+
+// Config configures a Service.
+type Config struct {
+	Registry *inventory.Registry
+	Sessions *session.Manager
+	Users    *auth.Users
+	Tasks    *task.Manager
+	Hosts    HostDirectory
+	// Now is the clock; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// InstanceUUID identifies this server (about.instanceUuid).
+	InstanceUUID string
+	// ESX makes the server present itself as a standalone ESX host (vcsim's -esx).
+	ESX bool
+}
+
+// Service is the set of vim25 managed objects served over one soap.Table.
+type Service struct {
+	reg      *inventory.Registry
+	sessions *session.Manager
+	users    *auth.Users
+	tasks    *task.Manager
+	hosts    HostDirectory
+	now      func() time.Time
+	log      *slog.Logger
+	content  types.ServiceContent
+	events   *eventLog
+	pc       *collectors
+}
+
+// New returns a Service for cfg. Call Bootstrap before serving.
+func New(cfg Config) *Service {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &Service{
+		reg: cfg.Registry, sessions: cfg.Sessions, users: cfg.Users, tasks: cfg.Tasks,
+		hosts: cfg.Hosts, now: now, log: logger,
+	}
+	if cfg.InstanceUUID == "" {
+		cfg.InstanceUUID = uuid.NewString()
+	}
+	s.content = serviceContent(cfg.InstanceUUID)
+	s.events = newEventLog(now)
+	s.pc = newCollectors(s)
+	return s
+}
+
+// Content returns the ServiceContent.
+func (s *Service) Content() types.ServiceContent { return s.content }
+
+// Registry returns the inventory registry.
+func (s *Service) Registry() *inventory.Registry { return s.reg }
+
+// Register adds every managed object's methods to t.
+func (s *Service) Register(t *soap.Table) {
+	s.registerServiceInstance(t)
+	s.registerSessionManager(t)
+	s.registerPropertyCollector(t)
+	s.registerViewManager(t)
+	s.registerSearchIndex(t)
+	s.registerEntity(t)
+	s.registerFolder(t)
+	s.registerDatacenter(t)
+	s.registerComputeResource(t)
+	s.registerResourcePool(t)
+	s.registerHost(t)
+	s.registerDatastore(t)
+	s.registerNetwork(t)
+	s.registerVirtualMachine(t)
+	s.registerTaskManager(t)
+	s.registerEventManager(t)
+	s.registerOptionManager(t)
+	s.registerCustomFields(t)
+	s.registerLicenseManager(t)
+}
+
+// Bootstrap creates the singleton managed objects in memory, and the root
+// folder in the store if the inventory is empty. It is called once at start.
+func (s *Service) Bootstrap(ctx context.Context) error {
+	return s.reg.Update(ctx, func(tx *inventory.Txn) error {
+		if tx.Get(RootFolderRef) == nil {
+			f := &mo.Folder{}
+			f.Self = RootFolderRef
+			f.Name = "Datacenters"
+			f.ChildType = []string{"Folder", "Datacenter"}
+			f.OverallStatus = types.ManagedEntityStatusGreen
+			f.ConfigStatus = types.ManagedEntityStatusGreen
+			f.EffectiveRole = []int32{-1}
+			tx.Create(f, true)
+		}
+		for _, o := range s.singletons() {
+			tx.Create(o, false)
+		}
+		return nil
+	})
+}
+
+func (s *Service) singletons() []mo.Reference {
+	si := &serviceInstance{}
+	si.Self = ServiceInstanceRef
+	si.Content = s.content
+	si.Capability = types.Capability{
+		ProvisioningSupported: true, MultiHostSupported: true, UserShellAccessSupported: false,
+	}
+	sm := &sessionManager{svc: s}
+	sm.Self = SessionManagerRef
+	sm.DefaultLocale = "en"
+	sm.SupportedLocaleList = []string{"en"}
+	pc := &mo.PropertyCollector{}
+	pc.Self = PropertyCollectorRef
+	vm := &mo.ViewManager{}
+	vm.Self = ViewManagerRef
+	si2 := &mo.SearchIndex{}
+	si2.Self = SearchIndexRef
+	tm := &taskManager{svc: s}
+	tm.Self = TaskManagerRef
+	tm.Description = taskDescription()
+	em := &eventManager{svc: s}
+	em.Self = EventManagerRef
+	em.Description = eventDescription()
+	em.MaxCollector = 32
+	om := &optionManager{svc: s}
+	om.Self = OptionManagerRef
+	cf := &customFieldsManager{svc: s}
+	cf.Self = CustomFieldsRef
+	lm := &licenseManager{svc: s}
+	lm.Self = LicenseManagerRef
+	la := &mo.LicenseAssignmentManager{}
+	la.Self = LicenseAssignRef
+	ud := &mo.UserDirectory{}
+	ud.Self = UserDirectoryRef
+	am := &mo.AuthorizationManager{}
+	am.Self = AuthManagerRef
+	return []mo.Reference{si, sm, pc, vm, si2, tm, em, om, cf, lm, la, ud, am}
+}
+
+func serviceContent(instanceUUID string) types.ServiceContent {
+	p := func(r types.ManagedObjectReference) *types.ManagedObjectReference { return &r }
+	return types.ServiceContent{
+		RootFolder:        RootFolderRef,
+		PropertyCollector: PropertyCollectorRef,
+		ViewManager:       p(ViewManagerRef),
+		About: types.AboutInfo{
+			Name:                  "VMware vCenter Server",
+			FullName:              fmt.Sprintf("VMware vCenter Server %s build-%s (Vireo)", ProductVersion, ProductBuild),
+			Vendor:                "Vireo",
+			Version:               ProductVersion,
+			Build:                 ProductBuild,
+			LocaleVersion:         "INTL",
+			LocaleBuild:           "000",
+			OsType:                "linux-x64",
+			ProductLineId:         "vpx",
+			ApiType:               "VirtualCenter",
+			ApiVersion:            "8.0.3.0",
+			InstanceUuid:          instanceUUID,
+			LicenseProductName:    "VMware VirtualCenter Server",
+			LicenseProductVersion: "8.0",
+		},
+		Setting:              p(OptionManagerRef),
+		UserDirectory:        p(UserDirectoryRef),
+		SessionManager:       p(SessionManagerRef),
+		AuthorizationManager: p(AuthManagerRef),
+		EventManager:         p(EventManagerRef),
+		TaskManager:          p(TaskManagerRef),
+		CustomFieldsManager:  p(CustomFieldsRef),
+		LicenseManager:       p(LicenseManagerRef),
+		SearchIndex:          p(SearchIndexRef),
+	}
+}

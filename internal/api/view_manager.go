@@ -1,0 +1,5 @@
+package api
+
+import "github.com/vireo-project/vireo/internal/soap"
+
+func (s *Service) registerViewManager(t *soap.Table) {}

@@ -1,0 +1,394 @@
+// Package sim is the simulated driver backend: VMs are modelled, not run.
+// Power operations take a configurable time, disks are real sparse files on
+// the datastore directories, and each VM's runtime state is kept in a small
+// state file so a restarted server finds its VMs as the host left them.
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/vireo-project/vireo/internal/driver"
+)
+
+// Config configures a simulated host.
+type Config struct {
+	// Name is the host's name.
+	Name string
+	// StateDir holds the host's VM state files.
+	StateDir string
+	// Datastores maps datastore names to directories.
+	Datastores map[string]string
+	// DatastoreRoot, when set, holds the directory of any datastore not in
+	// Datastores, as DatastoreRoot/NAME (in-process hosts share one root).
+	DatastoreRoot string
+	// SharedDatastores names the datastores shared with other hosts.
+	SharedDatastores map[string]bool
+	// Networks lists the networks the host is attached to.
+	Networks []string
+	// PowerDelay is how long a power operation takes.
+	PowerDelay time.Duration
+	// NumCPU, CPUMHz and MemoryBytes describe the modelled hardware.
+	NumCPU      int16
+	CPUMHz      int32
+	MemoryBytes int64
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Driver is a simulated host.
+type Driver struct {
+	cfg Config
+
+	// mu guards vms.
+	mu  sync.Mutex
+	vms map[string]*vm
+}
+
+type vm struct {
+	Spec     driver.VMSpec     `json:"spec"`
+	Power    driver.PowerState `json:"power"`
+	BootTime time.Time         `json:"bootTime,omitzero"`
+}
+
+var _ driver.Driver = (*Driver)(nil)
+
+// New returns a simulated host, loading any VM state left in cfg.StateDir.
+func New(cfg Config) (*Driver, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.NumCPU == 0 {
+		cfg.NumCPU = 16
+	}
+	if cfg.CPUMHz == 0 {
+		cfg.CPUMHz = 2600
+	}
+	if cfg.MemoryBytes == 0 {
+		cfg.MemoryBytes = 64 << 30
+	}
+	d := &Driver{cfg: cfg, vms: map[string]*vm{}}
+	if cfg.StateDir == "" {
+		return d, nil
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	entries, err := os.ReadDir(cfg.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(cfg.StateDir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("sim: %w", err)
+		}
+		var v vm
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, fmt.Errorf("sim: state file %s: %w", e.Name(), err)
+		}
+		d.vms[v.Spec.ID] = &v
+	}
+	return d, nil
+}
+
+// Info implements driver.Driver.
+func (d *Driver) Info(ctx context.Context) (driver.HostInfo, error) {
+	info := driver.HostInfo{
+		Name: d.cfg.Name, NumCPU: d.cfg.NumCPU, NumCores: d.cfg.NumCPU, CPUMHz: d.cfg.CPUMHz,
+		MemoryBytes: d.cfg.MemoryBytes, CPUModel: "Simulated CPU @ 2.60GHz", Vendor: "Vireo", Model: "Simulated Host",
+		Networks: d.cfg.Networks,
+	}
+	for name, dir := range d.cfg.Datastores {
+		ds := driver.Datastore{Name: name, Dir: dir, Shared: d.cfg.SharedDatastores[name]}
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(dir, &st); err == nil {
+			ds.CapacityBytes = int64(st.Blocks) * int64(st.Bsize)
+			ds.FreeBytes = int64(st.Bavail) * int64(st.Bsize)
+		}
+		info.Datastores = append(info.Datastores, ds)
+	}
+	return info, nil
+}
+
+var dsPath = regexp.MustCompile(`^\[([^\]]+)\]\s*(.*)$`)
+
+// resolve maps "[ds] dir/file" to a file path on this host.
+func (d *Driver) resolve(p string) (string, error) {
+	m := dsPath.FindStringSubmatch(p)
+	if m == nil {
+		return "", fmt.Errorf("sim: %q is not a datastore path: %w", p, driver.ErrDatastoreNotFound)
+	}
+	dir, ok := d.cfg.Datastores[m[1]]
+	if !ok && d.cfg.DatastoreRoot != "" && !strings.ContainsAny(m[1], `/\`) && m[1] != ".." {
+		dir, ok = filepath.Join(d.cfg.DatastoreRoot, m[1]), true
+	}
+	if !ok {
+		return "", fmt.Errorf("sim: datastore %q: %w", m[1], driver.ErrDatastoreNotFound)
+	}
+	rel := filepath.Clean("/" + m[2])
+	return filepath.Join(dir, rel), nil
+}
+
+// Create implements driver.Driver.
+func (d *Driver) Create(ctx context.Context, spec driver.VMSpec) error {
+	d.mu.Lock()
+	if _, ok := d.vms[spec.ID]; ok {
+		d.mu.Unlock()
+		return fmt.Errorf("sim: %s: %w", spec.ID, driver.ErrVMExists)
+	}
+	d.mu.Unlock()
+	if err := d.makeFiles(spec); err != nil {
+		return err
+	}
+	v := &vm{Spec: spec, Power: driver.PoweredOff}
+	if err := d.save(v); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.vms[spec.ID] = v
+	d.mu.Unlock()
+	return nil
+}
+
+func (d *Driver) makeFiles(spec driver.VMSpec) error {
+	if spec.Dir != "" {
+		dir, err := d.resolve(spec.Dir)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("sim: %w", err)
+		}
+	}
+	for _, disk := range spec.Disks {
+		p, err := d.resolve(disk.Path)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(p); err == nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("sim: %w", err)
+		}
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o644)
+		if err != nil {
+			return fmt.Errorf("sim: create disk %s: %w", disk.Path, err)
+		}
+		err = f.Truncate(disk.CapacityBytes)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("sim: create disk %s: %w", disk.Path, err)
+		}
+	}
+	return nil
+}
+
+// Reconfigure implements driver.Driver.
+func (d *Driver) Reconfigure(ctx context.Context, spec driver.VMSpec) error {
+	v, err := d.get(spec.ID)
+	if err != nil {
+		return err
+	}
+	if err := d.makeFiles(spec); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	nv := *v
+	nv.Spec = spec
+	d.mu.Unlock()
+	if err := d.save(&nv); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.vms[spec.ID] = &nv
+	d.mu.Unlock()
+	return nil
+}
+
+// Destroy implements driver.Driver.
+func (d *Driver) Destroy(ctx context.Context, id string, deleteFiles bool) error {
+	v, err := d.get(id)
+	if err != nil {
+		return err
+	}
+	if v.Power != driver.PoweredOff {
+		return &driver.PowerStateError{Current: v.Power, Requested: driver.PoweredOff}
+	}
+	if deleteFiles {
+		for _, disk := range v.Spec.Disks {
+			if p, err := d.resolve(disk.Path); err == nil {
+				_ = os.Remove(p)
+			}
+		}
+		if v.Spec.Dir != "" {
+			if p, err := d.resolve(v.Spec.Dir); err == nil {
+				_ = os.RemoveAll(p)
+			}
+		}
+	}
+	if d.cfg.StateDir != "" {
+		if err := os.Remove(d.statePath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("sim: %w", err)
+		}
+	}
+	d.mu.Lock()
+	delete(d.vms, id)
+	d.mu.Unlock()
+	return nil
+}
+
+func (d *Driver) get(id string) (*vm, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v, ok := d.vms[id]
+	if !ok {
+		return nil, fmt.Errorf("sim: %s: %w", id, driver.ErrVMNotFound)
+	}
+	return v, nil
+}
+
+// transition moves a VM from one of the allowed states to next after the
+// configured delay.
+func (d *Driver) transition(ctx context.Context, id string, next driver.PowerState, allowed ...driver.PowerState) error {
+	v, err := d.get(id)
+	if err != nil {
+		return err
+	}
+	ok := false
+	for _, a := range allowed {
+		if v.Power == a {
+			ok = true
+		}
+	}
+	if !ok {
+		return &driver.PowerStateError{Current: v.Power, Requested: next}
+	}
+	if d.cfg.PowerDelay > 0 {
+		t := time.NewTimer(d.cfg.PowerDelay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+	d.mu.Lock()
+	nv := *v
+	nv.Power = next
+	if next == driver.PoweredOn && v.Power != driver.PoweredOn {
+		nv.BootTime = d.cfg.Now()
+	}
+	if next == driver.PoweredOn && v.Power == driver.PoweredOn {
+		nv.BootTime = d.cfg.Now()
+	}
+	if next != driver.PoweredOn {
+		nv.BootTime = time.Time{}
+	}
+	d.mu.Unlock()
+	if err := d.save(&nv); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.vms[id] = &nv
+	d.mu.Unlock()
+	return nil
+}
+
+// PowerOn implements driver.Driver.
+func (d *Driver) PowerOn(ctx context.Context, id string) error {
+	return d.transition(ctx, id, driver.PoweredOn, driver.PoweredOff, driver.Suspended)
+}
+
+// PowerOff implements driver.Driver.
+func (d *Driver) PowerOff(ctx context.Context, id string) error {
+	return d.transition(ctx, id, driver.PoweredOff, driver.PoweredOn, driver.Suspended)
+}
+
+// Reset implements driver.Driver.
+func (d *Driver) Reset(ctx context.Context, id string) error {
+	return d.transition(ctx, id, driver.PoweredOn, driver.PoweredOn)
+}
+
+// Suspend implements driver.Driver.
+func (d *Driver) Suspend(ctx context.Context, id string) error {
+	return d.transition(ctx, id, driver.Suspended, driver.PoweredOn)
+}
+
+// ShutdownGuest implements driver.Driver: simulated guests run tools and
+// shut down cleanly.
+func (d *Driver) ShutdownGuest(ctx context.Context, id string) error {
+	return d.transition(ctx, id, driver.PoweredOff, driver.PoweredOn)
+}
+
+// RebootGuest implements driver.Driver.
+func (d *Driver) RebootGuest(ctx context.Context, id string) error {
+	return d.transition(ctx, id, driver.PoweredOn, driver.PoweredOn)
+}
+
+// State implements driver.Driver.
+func (d *Driver) State(ctx context.Context, id string) (driver.VMState, error) {
+	v, err := d.get(id)
+	if err != nil {
+		return driver.VMState{}, err
+	}
+	return d.state(v), nil
+}
+
+func (d *Driver) state(v *vm) driver.VMState {
+	st := driver.VMState{ID: v.Spec.ID, PowerState: v.Power, BootTime: v.BootTime}
+	if v.Power == driver.PoweredOn {
+		st.ToolsRunning = true
+		st.HostName = strings.ToLower(v.Spec.Name)
+	}
+	return st
+}
+
+// List implements driver.Driver.
+func (d *Driver) List(ctx context.Context) ([]driver.VMState, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]driver.VMState, 0, len(d.vms))
+	for _, v := range d.vms {
+		out = append(out, d.state(v))
+	}
+	return out, nil
+}
+
+func (d *Driver) statePath(id string) string {
+	return filepath.Join(d.cfg.StateDir, id+".json")
+}
+
+// save writes v's state file atomically.
+func (d *Driver) save(v *vm) error {
+	if d.cfg.StateDir == "" {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	tmp := d.statePath(v.Spec.ID) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	if err := os.Rename(tmp, d.statePath(v.Spec.ID)); err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	return nil
+}

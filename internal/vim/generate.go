@@ -1,0 +1,3 @@
+package vim
+
+//go:generate go run ./gentypeversion
