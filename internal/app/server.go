@@ -35,10 +35,10 @@ type Server struct {
 	svc      *api.Service
 	hosts    *simHosts
 
-	ln       net.Listener
-	http     *http.Server
-	url      string
-	cert     tls.Certificate
+	ln   net.Listener
+	http *http.Server
+	url  string
+	cert tls.Certificate
 	// FirstRun is true when this start created the data directory's
 	// inventory; AdminPassword is then the administrator's password.
 	FirstRun      bool

@@ -76,12 +76,12 @@ type VMSpec struct {
 	// Name is the display name.
 	Name string
 	// Dir is the datastore path of the VM's directory, "[ds] vm".
-	Dir          string
-	NumCPU       int32
-	MemoryMB     int64
-	GuestID      string
-	Disks        []Disk
-	NICs         []NIC
+	Dir      string
+	NumCPU   int32
+	MemoryMB int64
+	GuestID  string
+	Disks    []Disk
+	NICs     []NIC
 	// Workload names a simulated workload profile (sim backend only).
 	Workload string
 }

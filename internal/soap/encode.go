@@ -79,4 +79,3 @@ func (h *Handler) writeFault(w http.ResponseWriter, method, version string, f *v
 	w.WriteHeader(http.StatusInternalServerError)
 	_, _ = w.Write(buf.Bytes())
 }
-
