@@ -39,6 +39,15 @@ type Change struct {
 // call Update.
 type Subscriber func(version uint64, changes []Change)
 
+// Hook runs inside every Update, after the update's function returned nil and
+// before anything is committed. It sees the transaction's changes so far
+// (Txn.Changes) and may make further changes in the same transaction, so that
+// derived objects (views) change atomically with what they derive from; an
+// error aborts the whole update. Hooks run in the order they were added, with
+// the registry's writer lock held: a hook must be quick, must not block and
+// must not call Update.
+type Hook func(tx *Txn) error
+
 const metaNextID = "inventory.next_id"
 
 // Registry is the object graph. It is safe for concurrent use.
@@ -56,6 +65,7 @@ type Registry struct {
 	// nextID is the next MoRef number; guarded by wmu.
 	nextID int64
 	subs   []Subscriber
+	hooks  []Hook
 }
 
 type entry struct {
@@ -90,6 +100,7 @@ func (r *Registry) Load(ctx context.Context) error {
 		}
 		r.objs[o.ID] = &entry{obj: obj, persist: true}
 	}
+	rebuildDerived(r.objs)
 	if v, ok, err := r.store.Meta(ctx, metaNextID); err != nil {
 		return fmt.Errorf("inventory: load: %w", err)
 	} else if ok {
@@ -107,6 +118,13 @@ func (r *Registry) Subscribe(s Subscriber) {
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
 	r.subs = append(r.subs, s)
+}
+
+// AddHook adds h to the hooks run inside every Update.
+func (r *Registry) AddHook(h Hook) {
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	r.hooks = append(r.hooks, h)
 }
 
 // Get returns the published object with ref's value, or nil. The type in ref
@@ -154,12 +172,24 @@ func (r *Registry) Each(typ string, fn func(mo.Reference) bool) {
 // are committed to the store in one transaction, published, and sent to the
 // subscribers; when fn or the commit fails, nothing changes and the error is
 // returned. fn must not block on anything but the registry.
-func (r *Registry) Update(ctx context.Context, fn func(tx *Txn) error) error {
+func (r *Registry) Update(ctx context.Context, fn func(tx *Txn) error) (err error) {
 	r.wmu.Lock()
 	defer r.wmu.Unlock()
 	tx := &Txn{r: r, mods: map[string]*mod{}, nextID: r.nextID}
+	defer func() {
+		if err != nil {
+			for _, f := range tx.aborts {
+				f()
+			}
+		}
+	}()
 	if err := fn(tx); err != nil {
 		return err
+	}
+	for _, h := range r.hooks {
+		if err := h(tx); err != nil {
+			return err
+		}
 	}
 	if len(tx.order) == 0 && len(tx.meta) == 0 {
 		return nil
@@ -174,7 +204,11 @@ func (r *Registry) Update(ctx context.Context, fn func(tx *Txn) error) error {
 			b.Delete = append(b.Delete, id)
 			continue
 		}
-		data, err := Encode(m.obj)
+		sortDerived(m.obj)
+		if e := r.objs[id]; e != nil && onlyDerivedChanged(e.obj, m.obj) {
+			continue // the stored form is unchanged
+		}
+		data, err := Encode(storedForm(m.obj))
 		if err != nil {
 			return fmt.Errorf("inventory: encode %s: %w", id, err)
 		}
@@ -233,6 +267,7 @@ type Txn struct {
 	order  []string
 	meta   map[string]string
 	nextID int64
+	aborts []func()
 }
 
 type mod struct {
@@ -306,6 +341,40 @@ func (tx *Txn) Delete(ref types.ManagedObjectReference) {
 	m.obj = nil
 }
 
+// Changes returns what the transaction has changed so far, in the order the
+// objects were first touched: Enter for a created object (Old nil), Modify for
+// an edited or replaced one, Leave for a deleted one (New nil). Old is the
+// published value, New the transaction's; an object created and deleted in
+// the same transaction is left out. Edited objects are listed even when the
+// edit left them equal.
+func (tx *Txn) Changes() []Change {
+	out := make([]Change, 0, len(tx.order))
+	for _, id := range tx.order {
+		m := tx.mods[id]
+		var old mo.Reference
+		if e := tx.r.objs[id]; e != nil {
+			old = e.obj
+		}
+		switch {
+		case old == nil && m.obj == nil:
+			continue
+		case old == nil:
+			out = append(out, Change{Kind: Enter, Ref: m.obj.Reference(), New: m.obj})
+		case m.obj == nil:
+			out = append(out, Change{Kind: Leave, Ref: old.Reference(), Old: old})
+		default:
+			out = append(out, Change{Kind: Modify, Ref: m.obj.Reference(), Old: old, New: m.obj})
+		}
+	}
+	return out
+}
+
+// OnAbort registers fn to run if the update is abandoned after this call: its
+// function or a hook returned an error, or the commit failed. fn runs with
+// the registry's writer lock held and must not call Update. Hooks that keep
+// state derived from transactions use it to forget what they derived.
+func (tx *Txn) OnAbort(fn func()) { tx.aborts = append(tx.aborts, fn) }
+
 // SetMeta stores a setting in the same transaction.
 func (tx *Txn) SetMeta(key, value string) {
 	if tx.meta == nil {
@@ -374,5 +443,6 @@ func Decode(typ string, data []byte) (mo.Reference, error) {
 	if !ok {
 		return nil, fmt.Errorf("inventory: %q is not a managed object type", typ)
 	}
+	restoreShadowedNames(obj)
 	return obj, nil
 }

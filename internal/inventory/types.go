@@ -1,5 +1,12 @@
 package inventory
 
+import (
+	"reflect"
+	"sync"
+
+	"github.com/vireo-project/vireo/internal/vim"
+)
+
 // prefixes are vCenter's MoRef value prefixes by managed object type.
 var prefixes = map[string]string{
 	"Folder":                         "group-",
@@ -64,12 +71,34 @@ var supertypes = map[string]string{
 }
 
 // Supertype returns the parent type of typ in the vim25 hierarchy, or "".
-func Supertype(typ string) string { return supertypes[typ] }
+// Types missing from the table are looked up in govmomi's mo structs, where
+// a subtype embeds its parent as its first field.
+func Supertype(typ string) string {
+	if s, ok := supertypes[typ]; ok {
+		return s
+	}
+	if s, ok := reflected.Load(typ); ok {
+		return s.(string)
+	}
+	s := ""
+	if t, ok := vim.ManagedType(typ); ok && t.NumField() > 0 {
+		if f := t.Field(0); f.Anonymous && f.Type.Kind() == reflect.Struct {
+			if _, ok := vim.ManagedType(f.Type.Name()); ok {
+				s = f.Type.Name()
+			}
+		}
+	}
+	reflected.Store(typ, s)
+	return s
+}
+
+// reflected caches Supertype's answers for types missing from supertypes.
+var reflected sync.Map // string -> string
 
 // IsA reports whether objects of type typ are also of type want: typ equals
 // want or want is one of its supertypes.
 func IsA(typ, want string) bool {
-	for t := typ; t != ""; t = supertypes[t] {
+	for t := typ; t != ""; t = Supertype(t) {
 		if t == want {
 			return true
 		}

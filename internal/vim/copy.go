@@ -9,7 +9,8 @@ func DeepCopy[T any](v T) T {
 	src := reflect.ValueOf(&v).Elem()
 	dst := reflect.New(src.Type()).Elem()
 	copyValue(dst, src)
-	return dst.Interface().(T)
+	out, _ := dst.Interface().(T) // a nil interface T fails the assertion and stays nil
+	return out
 }
 
 func copyValue(dst, src reflect.Value) {

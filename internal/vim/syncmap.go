@@ -11,7 +11,8 @@ func (s *syncMap[K, V]) Load(k K) (V, bool) {
 		var zero V
 		return zero, false
 	}
-	return v.(V), true
+	out, _ := v.(V) // a stored nil interface V fails the assertion and stays nil
+	return out, true
 }
 
 func (s *syncMap[K, V]) Store(k K, v V) { s.m.Store(k, v) }
