@@ -97,6 +97,10 @@ func (h *Handler) call(r *http.Request, w http.ResponseWriter, body []byte, vers
 		return "", nil, vim.NewFault(&types.InvalidRequest{},
 			"unsupported vSphere API version %q; this server accepts %s through %s", version, vim.OldestVersion, vim.CurrentVersion)
 	}
+	if nestingExceeds(body, maxElementDepth) {
+		return "", nil, vim.NewFault(&types.InvalidRequest{},
+			"malformed SOAP request: elements nest deeper than %d levels", maxElementDepth)
+	}
 	dec := xml.NewDecoder(bytes.NewReader(body))
 	dec.TypeFunc = types.TypeFunc()
 	start, err := findMethod(dec)
