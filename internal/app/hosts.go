@@ -1,6 +1,7 @@
 package app
 
 import (
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -41,18 +42,47 @@ func (h *simHosts) Driver(ref types.ManagedObjectReference) (driver.Driver, bool
 	if !ok {
 		return nil, false
 	}
-	d, err := sim.New(sim.Config{
+	cfg := sim.Config{
 		Name:          host.Name,
 		StateDir:      filepath.Join(h.dir, "hosts", ref.Value),
 		DatastoreRoot: DatastoreRoot(h.dir),
 		PowerDelay:    h.powerDelay,
 		Now:           h.now,
-	})
+	}
+	h.describe(&cfg, host)
+	d, err := sim.New(cfg)
 	if err != nil {
 		return nil, false
 	}
 	h.drivers[ref.Value] = d
 	return d, true
+}
+
+// describe sizes a simulated host as its HostSystem says, and gives it its
+// datastores, each a directory under the datastore root named after it
+// (created when missing), so the driver measures their capacity.
+func (h *simHosts) describe(cfg *sim.Config, host *mo.HostSystem) {
+	if hw := host.Hardware; hw != nil {
+		cfg.NumCPU, cfg.CPUMHz, cfg.MemoryBytes = hw.CpuInfo.NumCpuCores, int32(hw.CpuInfo.Hz/1_000_000), hw.MemorySize
+	}
+	cfg.Datastores, cfg.SharedDatastores = map[string]string{}, map[string]bool{}
+	for _, r := range host.Datastore {
+		ds, ok := h.reg.Get(r).(*mo.Datastore)
+		if !ok {
+			continue
+		}
+		dir := filepath.Join(cfg.DatastoreRoot, ds.Name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			continue
+		}
+		cfg.Datastores[ds.Name] = dir
+		cfg.SharedDatastores[ds.Name] = ds.Summary.Type == "NFS" || (ds.Summary.MultipleHostAccess != nil && *ds.Summary.MultipleHostAccess)
+	}
+	for _, r := range host.Network {
+		if e, ok := h.reg.Get(r).(mo.Entity); ok {
+			cfg.Networks = append(cfg.Networks, e.Entity().Name)
+		}
+	}
 }
 
 // DatastoreRoot is the directory holding in-process hosts' datastores.
