@@ -136,8 +136,13 @@ type Driver interface {
 	// Reconfigure updates a powered-off or running VM's definition (new
 	// disks are created; removed disks are not deleted).
 	Reconfigure(ctx context.Context, spec VMSpec) error
-	// Destroy forgets a powered-off VM; deleteFiles also removes its files.
+	// Destroy forgets a powered-off or suspended VM; deleteFiles also
+	// removes its files.
 	Destroy(ctx context.Context, id string, deleteFiles bool) error
+	// DeleteFile removes the file at a datastore path ("[ds] vm/vm_1.vmdk"),
+	// such as a disk a VM no longer uses, or an empty directory; a missing
+	// file is not an error.
+	DeleteFile(ctx context.Context, path string) error
 	// PowerOn starts (or resumes) a VM. It returns once the VM runs.
 	PowerOn(ctx context.Context, id string) error
 	// PowerOff stops a VM hard.

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -227,7 +228,7 @@ func (d *Driver) Destroy(ctx context.Context, id string, deleteFiles bool) error
 	if err != nil {
 		return err
 	}
-	if v.Power != driver.PoweredOff {
+	if v.Power == driver.PoweredOn {
 		return &driver.PowerStateError{Current: v.Power, Requested: driver.PoweredOff}
 	}
 	if deleteFiles {
@@ -237,7 +238,7 @@ func (d *Driver) Destroy(ctx context.Context, id string, deleteFiles bool) error
 			}
 		}
 		if v.Spec.Dir != "" {
-			if p, err := d.resolve(v.Spec.Dir); err == nil {
+			if p, err := d.resolve(v.Spec.Dir); err == nil && !d.isDatastoreRoot(p) {
 				_ = os.RemoveAll(p)
 			}
 		}
@@ -251,6 +252,33 @@ func (d *Driver) Destroy(ctx context.Context, id string, deleteFiles bool) error
 	delete(d.vms, id)
 	d.mu.Unlock()
 	return nil
+}
+
+// DeleteFile implements driver.Driver.
+func (d *Driver) DeleteFile(ctx context.Context, path string) error {
+	p, err := d.resolve(path)
+	if err != nil {
+		return err
+	}
+	if d.isDatastoreRoot(p) {
+		return fmt.Errorf("sim: %s is a datastore, not a file", path)
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("sim: %w", err)
+	}
+	return nil
+}
+
+// isDatastoreRoot reports whether the resolved path p is a datastore's own
+// directory, which the driver never deletes.
+func (d *Driver) isDatastoreRoot(p string) bool {
+	p = filepath.Clean(p)
+	for _, dir := range d.cfg.Datastores {
+		if filepath.Clean(dir) == p {
+			return true
+		}
+	}
+	return d.cfg.DatastoreRoot != "" && filepath.Dir(p) == filepath.Clean(d.cfg.DatastoreRoot)
 }
 
 func (d *Driver) get(id string) (*vm, error) {
@@ -336,9 +364,39 @@ func (d *Driver) ShutdownGuest(ctx context.Context, id string) error {
 	return d.transition(ctx, id, driver.PoweredOff, driver.PoweredOn)
 }
 
-// RebootGuest implements driver.Driver.
+// RebootGuest implements driver.Driver. Only a guest that runs tools (see
+// hasGuest) can be asked to reboot.
 func (d *Driver) RebootGuest(ctx context.Context, id string) error {
+	v, err := d.get(id)
+	if err != nil {
+		return err
+	}
+	if v.Power == driver.PoweredOn && !hasGuest(v) {
+		return fmt.Errorf("sim: %s: %w", id, driver.ErrNoTools)
+	}
 	return d.transition(ctx, id, driver.PoweredOn, driver.PoweredOn)
+}
+
+// hasGuest reports whether a simulated VM has a guest OS that runs tools
+// once the VM is on: one with a disk to boot from and a known guest OS. A
+// generic guest id ("otherGuest", "otherLinux64Guest", ...) stands for an
+// OS without tools, as vcsim's VMs have. (Shutdown works without tools, as
+// an ACPI power-button press.)
+func hasGuest(v *vm) bool {
+	return len(v.Spec.Disks) > 0 && v.Spec.GuestID != "" && !strings.HasPrefix(v.Spec.GuestID, "other")
+}
+
+// guestIP returns the address a simulated guest reports: 10.x.y.z from its
+// first adapter's MAC address, or "" without one.
+func guestIP(v *vm) string {
+	if len(v.Spec.NICs) == 0 {
+		return ""
+	}
+	hw, err := net.ParseMAC(v.Spec.NICs[0].MAC)
+	if err != nil || len(hw) != 6 {
+		return ""
+	}
+	return fmt.Sprintf("10.%d.%d.%d", hw[3]&0x7f, hw[4], hw[5]|1)
 }
 
 // State implements driver.Driver.
@@ -352,9 +410,10 @@ func (d *Driver) State(ctx context.Context, id string) (driver.VMState, error) {
 
 func (d *Driver) state(v *vm) driver.VMState {
 	st := driver.VMState{ID: v.Spec.ID, PowerState: v.Power, BootTime: v.BootTime}
-	if v.Power == driver.PoweredOn {
+	if v.Power == driver.PoweredOn && hasGuest(v) {
 		st.ToolsRunning = true
 		st.HostName = strings.ToLower(v.Spec.Name)
+		st.IPAddress = guestIP(v)
 	}
 	return st
 }
