@@ -76,6 +76,11 @@ type Service struct {
 	content  types.ServiceContent
 	events   *eventLog
 	pc       *collectors
+	// mgr holds the service managers' state (mgr_managers.go).
+	mgr *managers
+	// vms serializes operations per VM and allocates MAC addresses
+	// (virtual_machine.go); its zero value is ready.
+	vms vmCoordinator
 }
 
 // New returns a Service for cfg. Call Bootstrap before serving.
@@ -96,8 +101,12 @@ func New(cfg Config) *Service {
 		cfg.InstanceUUID = uuid.NewString()
 	}
 	s.content = serviceContent(cfg.InstanceUUID)
+	if cfg.ESX {
+		s.content = esxContent(s.content)
+	}
 	s.events = newEventLog(now)
 	s.pc = newCollectors(s)
+	s.mgr = newManagers(s)
 	return s
 }
 
@@ -122,6 +131,7 @@ func (s *Service) Register(t *soap.Table) {
 	s.registerHost(t)
 	s.registerDatastore(t)
 	s.registerNetwork(t)
+	s.registerDVS(t)
 	s.registerVirtualMachine(t)
 	s.registerTaskManager(t)
 	s.registerEventManager(t)
@@ -133,22 +143,19 @@ func (s *Service) Register(t *soap.Table) {
 // Bootstrap creates the singleton managed objects in memory, and the root
 // folder in the store if the inventory is empty. It is called once at start.
 func (s *Service) Bootstrap(ctx context.Context) error {
-	return s.reg.Update(ctx, func(tx *inventory.Txn) error {
-		if tx.Get(RootFolderRef) == nil {
-			f := &mo.Folder{}
-			f.Self = RootFolderRef
-			f.Name = "Datacenters"
-			f.ChildType = []string{"Folder", "Datacenter"}
-			f.OverallStatus = types.ManagedEntityStatusGreen
-			f.ConfigStatus = types.ManagedEntityStatusGreen
-			f.EffectiveRole = []int32{-1}
-			tx.Create(f, true)
+	err := s.reg.Update(ctx, func(tx *inventory.Txn) error {
+		if tx.Get(s.content.RootFolder) == nil {
+			tx.Create(s.newRootFolder(), true)
 		}
 		for _, o := range s.singletons() {
 			tx.Create(o, false)
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return s.mgr.load(ctx)
 }
 
 func (s *Service) singletons() []mo.Reference {

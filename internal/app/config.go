@@ -30,6 +30,8 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Sim, when set, makes the server stand in for vcsim (`vireo sim`).
+	Sim *SimOptions
 }
 
 // DefaultConfig returns the defaults `vireo serve` starts from.

@@ -91,12 +91,16 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		}
 		s.AdminPassword = pw
 	}
+	if cfg.Sim != nil {
+		s.users.SetVerifier(cfg.Sim.verify)
+	}
 	s.sessions = session.NewManager(cfg.Now, cfg.SessionIdle)
 	s.tasks = task.NewManager(s.reg, cfg.Now, logger)
 	s.hosts = newSimHosts(s.reg, cfg.DataDir, cfg.PowerDelay, cfg.Now)
 	s.svc = api.New(api.Config{
 		Registry: s.reg, Sessions: s.sessions, Users: s.users, Tasks: s.tasks, Hosts: s.hosts,
 		Now: cfg.Now, Logger: logger, InstanceUUID: instanceUUID(cfg.DataDir),
+		ESX: cfg.Sim != nil && cfg.Sim.ESX,
 	})
 	if err = s.svc.Bootstrap(ctx); err != nil {
 		return nil, err
