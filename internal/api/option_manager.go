@@ -291,6 +291,9 @@ func (s *Service) registerOptionManager(t *soap.Table) {
 // queryOptions returns the setting named req.Name, or every setting under a
 // name ending in '.', or all settings for an empty name.
 func (s *Service) queryOptions(ctx *soap.Context, req *types.QueryOptions) (any, error) {
+	if hom, ok := s.reg.Get(ctx.This).(*hostOptionManager); ok {
+		return queryHostOptions(hom, req) // host_cfg_options.go
+	}
 	om, ok := s.reg.Get(ctx.This).(*optionManager)
 	if !ok {
 		return nil, vim.NotSupported("%s is not a settings manager.", ctx.This.Value)
@@ -313,6 +316,9 @@ func (s *Service) queryOptions(ctx *soap.Context, req *types.QueryOptions) (any,
 // (a new setting may be added only under config.), then stores them all in
 // one transaction.
 func (s *Service) updateOptions(ctx *soap.Context, req *types.UpdateOptions) (any, error) {
+	if _, ok := s.reg.Get(ctx.This).(*hostOptionManager); ok {
+		return s.updateHostOptions(ctx, req) // host_cfg_options.go
+	}
 	err := s.reg.Update(ctx, func(tx *inventory.Txn) error {
 		cur, ok := tx.Get(ctx.This).(*optionManager)
 		if !ok {

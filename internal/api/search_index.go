@@ -34,6 +34,9 @@ func (s *Service) registerSearchIndex(t *soap.Table) {
 // datacenter's four folders, a compute resource's hosts and root resource
 // pool, a resource pool's (or vApp's) child pools and VMs.
 func inventoryChildren(o mo.Reference) []types.ManagedObjectReference {
+	if o == nil {
+		return nil
+	}
 	switch e := o.(type) {
 	case *mo.Folder:
 		return e.ChildEntity
@@ -119,7 +122,10 @@ func (s *Service) findChild(ctx *soap.Context, req *types.FindChild) (any, error
 
 func (s *Service) findByInventoryPath(ctx *soap.Context, req *types.FindByInventoryPath) (any, error) {
 	res := &types.FindByInventoryPathResponse{}
-	var o mo.Reference = s.live(ctx, RootFolderRef.Value)
+	var o mo.Reference = s.live(ctx, s.content.RootFolder.Value)
+	if o == nil {
+		return res, nil
+	}
 	comps := strings.FieldsFunc(req.InventoryPath, func(r rune) bool { return r == '/' })
 	if len(comps) == 0 && req.InventoryPath != "/" {
 		return res, nil
@@ -272,17 +278,14 @@ func (s *Service) findAllByIP(ctx *soap.Context, req *types.FindAllByIp) (any, e
 }
 
 // dnsMatch returns the matcher of FindByDnsName, which ignores case: a VM's
-// guest host name, a host's name or its DNS host name (alone or with its
-// domain).
+// guest host name, or a host's DNS host name (config.network.dnsConfig,
+// alone or with its domain). A host's inventory name is not its DNS name.
 func dnsMatch(name string) func(mo.Reference) bool {
 	return func(o mo.Reference) bool {
 		switch e := o.(type) {
 		case *mo.VirtualMachine:
 			return e.Guest != nil && e.Guest.HostName != "" && strings.EqualFold(e.Guest.HostName, name)
 		case *mo.HostSystem:
-			if strings.EqualFold(e.Name, name) {
-				return true
-			}
 			if e.Config == nil || e.Config.Network == nil || e.Config.Network.DnsConfig == nil {
 				return false
 			}

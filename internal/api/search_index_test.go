@@ -132,7 +132,7 @@ func TestSearchIndexFind(t *testing.T) {
 		{"unknown ip", func() (object.Reference, error) { return si.FindByIp(ctx, nil, "10.9.9.9", true) }, nil},
 		{"vm dns name", func() (object.Reference, error) { return si.FindByDnsName(ctx, dc, "VM3.example.test", true) }, &inv.vms[3]},
 		{"host dns name", func() (object.Reference, error) { return si.FindByDnsName(ctx, nil, "esx0.example.test", false) }, &inv.host},
-		{"host by name", func() (object.Reference, error) { return si.FindByDnsName(ctx, nil, "h0", false) }, &inv.host},
+		{"a host name is not its dns name", func() (object.Reference, error) { return si.FindByDnsName(ctx, nil, "h0", false) }, nil},
 		{"datastore path", func() (object.Reference, error) { return si.FindByDatastorePath(ctx, dc, "[LocalDS_0] VM2/VM2.vmx") }, &inv.vms[2]},
 		{"datastore path elsewhere", func() (object.Reference, error) {
 			return si.FindByDatastorePath(ctx, object.NewDatacenter(c, dc1), "[LocalDS_0] VM2/VM2.vmx")
