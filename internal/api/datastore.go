@@ -108,6 +108,7 @@ func newDatastoreTxn(tx *inventory.Txn, dc *mo.Datacenter, name string, shared b
 		CongestionThresholdMode: "automatic", CongestionThreshold: 30, PercentOfPeakThroughput: 90,
 		StatsCollectionEnabled: types.NewBool(false), ReservationEnabled: types.NewBool(true), StatsAggregationDisabled: types.NewBool(false),
 	}
+	addBrowserTxn(tx, ds)
 	tx.Create(ds, true)
 	addChildTxn(tx, dc.DatastoreFolder, ref)
 	return ref

@@ -107,6 +107,7 @@ func New(cfg Config) *Service {
 	s.events = newEventLog(now)
 	s.pc = newCollectors(s)
 	s.mgr = newManagers(s)
+	s.reg.AddHook(hostManagersHook) // host_cfg_managers.go
 	return s
 }
 
@@ -138,12 +139,18 @@ func (s *Service) Register(t *soap.Table) {
 	s.registerOptionManager(t)
 	s.registerCustomFields(t)
 	s.registerLicenseManager(t)
+	s.registerFileManager(t)
+	s.registerHostNetworkSystem(t)
+	s.registerHostStorageSystem(t)
+	s.registerEnvironmentBrowser(t)
 }
 
 // Bootstrap creates the singleton managed objects in memory, and the root
 // folder in the store if the inventory is empty. It is called once at start.
 func (s *Service) Bootstrap(ctx context.Context) error {
+	datastores := s.allDatastores()
 	err := s.reg.Update(ctx, func(tx *inventory.Txn) error {
+		restoreBrowsersTxn(tx, datastores)
 		if tx.Get(s.content.RootFolder) == nil {
 			tx.Create(s.newRootFolder(), true)
 		}
@@ -153,6 +160,9 @@ func (s *Service) Bootstrap(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := s.bootstrapHostManagers(ctx); err != nil {
 		return err
 	}
 	return s.mgr.load(ctx)
@@ -194,7 +204,7 @@ func (s *Service) singletons() []mo.Reference {
 	ud.Self = UserDirectoryRef
 	am := &mo.AuthorizationManager{}
 	am.Self = AuthManagerRef
-	return []mo.Reference{si, sm, pc, vm, si2, tm, em, om, cf, lm, la, ud, am}
+	return append([]mo.Reference{si, sm, pc, vm, si2, tm, em, om, cf, lm, la, ud, am}, fileSingletons()...)
 }
 
 func serviceContent(instanceUUID string) types.ServiceContent {
@@ -219,14 +229,17 @@ func serviceContent(instanceUUID string) types.ServiceContent {
 			LicenseProductName:    "VMware VirtualCenter Server",
 			LicenseProductVersion: "8.0",
 		},
-		Setting:              p(OptionManagerRef),
-		UserDirectory:        p(UserDirectoryRef),
-		SessionManager:       p(SessionManagerRef),
-		AuthorizationManager: p(AuthManagerRef),
-		EventManager:         p(EventManagerRef),
-		TaskManager:          p(TaskManagerRef),
-		CustomFieldsManager:  p(CustomFieldsRef),
-		LicenseManager:       p(LicenseManagerRef),
-		SearchIndex:          p(SearchIndexRef),
+		Setting:                   p(OptionManagerRef),
+		UserDirectory:             p(UserDirectoryRef),
+		SessionManager:            p(SessionManagerRef),
+		AuthorizationManager:      p(AuthManagerRef),
+		EventManager:              p(EventManagerRef),
+		TaskManager:               p(TaskManagerRef),
+		CustomFieldsManager:       p(CustomFieldsRef),
+		LicenseManager:            p(LicenseManagerRef),
+		SearchIndex:               p(SearchIndexRef),
+		FileManager:               p(FileManagerRef),
+		DatastoreNamespaceManager: p(DatastoreNamespaceManagerRef),
+		VirtualDiskManager:        p(VirtualDiskMgrRef),
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vireo-project/vireo/internal/api"
 	"github.com/vireo-project/vireo/internal/auth"
+	"github.com/vireo-project/vireo/internal/dsfile"
 	"github.com/vireo-project/vireo/internal/inventory"
 	"github.com/vireo-project/vireo/internal/session"
 	"github.com/vireo-project/vireo/internal/soap"
@@ -110,6 +111,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	mux := http.NewServeMux()
 	mux.Handle("/sdk", &soap.Handler{Table: table, Objects: s.reg, Sessions: s.sessions, Supertype: inventory.Supertype, Logger: logger})
 	mux.HandleFunc("/sdk/vimServiceVersions.xml", soap.ServeVersions)
+	mux.Handle(dsfile.Prefix, &dsfile.Handler{Files: s.svc, Sessions: s.sessions})
 
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("app: listen: %w", err)
