@@ -10,7 +10,6 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/vireo-project/vireo/internal/app"
 	"github.com/vireo-project/vireo/internal/inventory"
 )
 
@@ -116,7 +115,7 @@ func TestCreateVMFillsTheVMAsVCenter(t *testing.T) {
 	}
 
 	// The disk file exists on the host's datastore.
-	p := filepath.Join(app.DatastoreRoot(f.srv.DataDir), "LocalDS_0", "web01", "web01.vmdk")
+	p := filepath.Join(f.dsDir("LocalDS_0"), "web01", "web01.vmdk")
 	if st, err := os.Stat(p); err != nil || st.Size() != 1<<30 {
 		t.Errorf("disk file %s: %v", p, err)
 	}
@@ -205,7 +204,7 @@ func TestCreateVMFaults(t *testing.T) {
 	if n := len(inventory.Get[mo.Folder](f.svc.Registry(), f.dc.VmFolder).ChildEntity); n != 1 {
 		t.Errorf("VM folder has %d children, want 1", n)
 	}
-	if _, err := os.Stat(filepath.Join(app.DatastoreRoot(f.srv.DataDir), "LocalDS_0", "new")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(f.dsDir("LocalDS_0"), "new")); !os.IsNotExist(err) {
 		t.Errorf("directory of a failed VM exists: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"github.com/vireo-project/vireo/internal/app"
 	"reflect"
 	"strings"
 	"testing"
@@ -278,4 +279,21 @@ func (f *vmFx) vmEvents(entity types.ManagedObjectReference, kinds ...string) []
 		out = append(out, evs[i])
 	}
 	return out
+}
+
+// dsDir returns the directory that holds the datastore named name.
+func (f *vmFx) dsDir(name string) string {
+	f.t.Helper()
+	var dir string
+	f.srv.Service().Registry().Each("Datastore", func(o mo.Reference) bool {
+		if ds := o.(*mo.Datastore); ds.Name == name {
+			dir = app.DatastoreDir(app.DatastoreRoot(f.srv.DataDir), ds.Self)
+			return false
+		}
+		return true
+	})
+	if dir == "" {
+		f.t.Fatalf("no datastore %s", name)
+	}
+	return dir
 }

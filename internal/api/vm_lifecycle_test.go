@@ -9,7 +9,6 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/vireo-project/vireo/internal/app"
 	"github.com/vireo-project/vireo/internal/inventory"
 )
 
@@ -34,7 +33,7 @@ func TestRenameVM(t *testing.T) {
 
 func TestDestroyAndUnregisterVM(t *testing.T) {
 	f := newVMFx(t)
-	ds := filepath.Join(app.DatastoreRoot(f.srv.DataDir), "LocalDS_0")
+	ds := filepath.Join(f.dsDir("LocalDS_0"))
 	doomed := f.create(vmSpec("doomed", add(lsiLogic(-1)), addFile(newDisk(-1, 1024, "")), add(newNIC[types.VirtualE1000]("VM Network"))))
 	o := f.vm(doomed)
 

@@ -8,8 +8,6 @@ import (
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
-
-	"github.com/vireo-project/vireo/internal/app"
 )
 
 func TestReconfigCPUAndMemory(t *testing.T) {
@@ -200,7 +198,7 @@ func TestDeviceEditAndRemove(t *testing.T) {
 	vmFault(t, f.reconfig(vm, types.VirtualMachineConfigSpec{DeviceChange: []types.BaseVirtualDeviceConfigSpec{remove(l.FindByKey(100), false)}}), &types.InvalidDeviceSpec{})
 
 	// Removing with destroy deletes the file; keeping it leaves the file.
-	root := filepath.Join(app.DatastoreRoot(f.srv.DataDir), "LocalDS_0", "ed")
+	root := filepath.Join(f.dsDir("LocalDS_0"), "ed")
 	f.must(f.reconfig(vm, types.VirtualMachineConfigSpec{DeviceChange: []types.BaseVirtualDeviceConfigSpec{
 		remove(l.FindByKey(2000), true), remove(l.FindByKey(2001), false),
 	}}))

@@ -59,30 +59,54 @@ func (h *simHosts) Driver(ref types.ManagedObjectReference) (driver.Driver, bool
 }
 
 // describe sizes a simulated host as its HostSystem says, and gives it its
-// datastores, each a directory under the datastore root named after it
-// (created when missing), so the driver measures their capacity.
+// datastores (see mounts), so the driver measures their capacity.
 func (h *simHosts) describe(cfg *sim.Config, host *mo.HostSystem) {
 	if hw := host.Hardware; hw != nil {
 		cfg.NumCPU, cfg.CPUMHz, cfg.MemoryBytes = hw.CpuInfo.NumCpuCores, int32(hw.CpuInfo.Hz/1_000_000), hw.MemorySize
 	}
-	cfg.Datastores, cfg.SharedDatastores = map[string]string{}, map[string]bool{}
+	cfg.SharedDatastores = map[string]bool{}
 	for _, r := range host.Datastore {
-		ds, ok := h.reg.Get(r).(*mo.Datastore)
-		if !ok {
-			continue
+		if ds, ok := h.reg.Get(r).(*mo.Datastore); ok {
+			cfg.SharedDatastores[ds.Name] = ds.Summary.Type == "NFS" || (ds.Summary.MultipleHostAccess != nil && *ds.Summary.MultipleHostAccess)
 		}
-		dir := filepath.Join(cfg.DatastoreRoot, ds.Name)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			continue
-		}
-		cfg.Datastores[ds.Name] = dir
-		cfg.SharedDatastores[ds.Name] = ds.Summary.Type == "NFS" || (ds.Summary.MultipleHostAccess != nil && *ds.Summary.MultipleHostAccess)
 	}
+	ref, root := host.Self, cfg.DatastoreRoot
+	cfg.Mounts = func() map[string]string { return h.mounts(ref, root) }
 	for _, r := range host.Network {
 		if e, ok := h.reg.Get(r).(mo.Entity); ok {
 			cfg.Networks = append(cfg.Networks, e.Entity().Name)
 		}
 	}
+}
+
+// mounts returns the datastores host mounts now, by name. Each datastore's
+// directory is named after its MoRef, not its name: names are unique only
+// within a datacenter and can change, the MoRef is neither.
+func (h *simHosts) mounts(host types.ManagedObjectReference, root string) map[string]string {
+	hs, ok := h.reg.Get(host).(*mo.HostSystem)
+	if !ok {
+		return nil
+	}
+	out := make(map[string]string, len(hs.Datastore))
+	for _, r := range hs.Datastore {
+		ds, ok := h.reg.Get(r).(*mo.Datastore)
+		if !ok {
+			continue
+		}
+		dir := DatastoreDir(root, ds.Self)
+		if _, err := os.Stat(dir); err != nil {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				continue
+			}
+		}
+		out[ds.Name] = dir
+	}
+	return out
+}
+
+// DatastoreDir is the directory of datastore ds under root (DatastoreRoot).
+func DatastoreDir(root string, ds types.ManagedObjectReference) string {
+	return filepath.Join(root, ds.Value)
 }
 
 // DatastoreRoot is the directory holding in-process hosts' datastores.

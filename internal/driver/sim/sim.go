@@ -29,8 +29,12 @@ type Config struct {
 	StateDir string
 	// Datastores maps datastore names to directories.
 	Datastores map[string]string
-	// DatastoreRoot, when set, holds the directory of any datastore not in
-	// Datastores, as DatastoreRoot/NAME (in-process hosts share one root).
+	// Mounts, when set, returns the datastores the host mounts now, by name,
+	// and replaces Datastores: in-process hosts follow the inventory as
+	// datastores are mounted and renamed.
+	Mounts func() map[string]string
+	// DatastoreRoot, when set, is the directory under which every datastore
+	// directory of in-process hosts lives; the driver never deletes those.
 	DatastoreRoot string
 	// SharedDatastores names the datastores shared with other hosts.
 	SharedDatastores map[string]bool
@@ -105,6 +109,14 @@ func New(cfg Config) (*Driver, error) {
 	return d, nil
 }
 
+// mounts returns the host's datastore directories by datastore name.
+func (d *Driver) mounts() map[string]string {
+	if d.cfg.Mounts != nil {
+		return d.cfg.Mounts()
+	}
+	return d.cfg.Datastores
+}
+
 // Info implements driver.Driver.
 func (d *Driver) Info(ctx context.Context) (driver.HostInfo, error) {
 	info := driver.HostInfo{
@@ -112,7 +124,7 @@ func (d *Driver) Info(ctx context.Context) (driver.HostInfo, error) {
 		MemoryBytes: d.cfg.MemoryBytes, CPUModel: "Simulated CPU @ 2.60GHz", Vendor: "Vireo", Model: "Simulated Host",
 		Networks: d.cfg.Networks,
 	}
-	for name, dir := range d.cfg.Datastores {
+	for name, dir := range d.mounts() {
 		ds := driver.Datastore{Name: name, Dir: dir, Shared: d.cfg.SharedDatastores[name]}
 		var st syscall.Statfs_t
 		if err := syscall.Statfs(dir, &st); err == nil {
@@ -132,10 +144,7 @@ func (d *Driver) resolve(p string) (string, error) {
 	if m == nil {
 		return "", fmt.Errorf("sim: %q is not a datastore path: %w", p, driver.ErrDatastoreNotFound)
 	}
-	dir, ok := d.cfg.Datastores[m[1]]
-	if !ok && d.cfg.DatastoreRoot != "" && !strings.ContainsAny(m[1], `/\`) && m[1] != ".." {
-		dir, ok = filepath.Join(d.cfg.DatastoreRoot, m[1]), true
-	}
+	dir, ok := d.mounts()[m[1]]
 	if !ok {
 		return "", fmt.Errorf("sim: datastore %q: %w", m[1], driver.ErrDatastoreNotFound)
 	}
@@ -185,15 +194,7 @@ func (d *Driver) makeFiles(spec driver.VMSpec) error {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return fmt.Errorf("sim: %w", err)
 		}
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o644)
-		if err != nil {
-			return fmt.Errorf("sim: create disk %s: %w", disk.Path, err)
-		}
-		err = f.Truncate(disk.CapacityBytes)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := createSparse(p, disk.CapacityBytes); err != nil {
 			return fmt.Errorf("sim: create disk %s: %w", disk.Path, err)
 		}
 	}
@@ -273,7 +274,7 @@ func (d *Driver) DeleteFile(ctx context.Context, path string) error {
 // directory, which the driver never deletes.
 func (d *Driver) isDatastoreRoot(p string) bool {
 	p = filepath.Clean(p)
-	for _, dir := range d.cfg.Datastores {
+	for _, dir := range d.mounts() {
 		if filepath.Clean(dir) == p {
 			return true
 		}
