@@ -64,12 +64,11 @@ func main() {
 		if srv.cmd == "" {
 			continue
 		}
-		var args []string
+		var sub []string
 		if srv.name == "Vireo" {
-			args = append(args, "sim")
+			sub = []string{"sim"}
 		}
-		args = append(args, strings.Fields(*model)...)
-		r, err := measure(srv.name, srv.cmd, args, *retrieves, *waits, *ops, *conc)
+		r, err := measure(srv.name, srv.cmd, sub, strings.Fields(*model), *retrieves, *waits, *ops, *conc)
 		if err != nil {
 			log.Fatalf("%s: %v", srv.name, err)
 		}
@@ -78,7 +77,9 @@ func main() {
 	printTable(*model, results)
 }
 
-func measure(name, bin string, args []string, retrieves, waits, ops, conc int) (result, error) {
+// measure runs bin with its subcommand sub (none for vcsim), a loopback
+// listener, a fifo for the -E line and the model flags.
+func measure(name, bin string, sub, model []string, retrieves, waits, ops, conc int) (result, error) {
 	r := result{name: name}
 	dir, err := os.MkdirTemp("", "sidebyside")
 	if err != nil {
@@ -89,31 +90,43 @@ func measure(name, bin string, args []string, retrieves, waits, ops, conc int) (
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		return r, err
 	}
-	args = append([]string{"-l", "127.0.0.1:0", "-E", fifo}, args...)
+	args := append(append(sub, "-l", "127.0.0.1:0", "-E", fifo), model...)
 	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = nil, nil
+	cmd.Stdout, cmd.Stderr = nil, os.Stderr
+	exited := make(chan error, 1)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return r, err
 	}
 	defer func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(20 * time.Second):
 			_ = cmd.Process.Kill()
 		}
 	}()
-	f, err := os.Open(fifo)
-	if err != nil {
+	lines := make(chan string, 1)
+	go func() {
+		f, err := os.Open(fifo)
+		if err != nil {
+			exited <- err
+			return
+		}
+		defer f.Close()
+		line, err := bufio.NewReader(f).ReadString('\n')
+		if err != nil {
+			exited <- fmt.Errorf("reading -E: %w", err)
+			return
+		}
+		lines <- line
+	}()
+	go func() { exited <- fmt.Errorf("server exited before it was ready: %v", cmd.Wait()) }()
+	var line string
+	select {
+	case line = <-lines:
+	case err := <-exited:
 		return r, err
-	}
-	line, err := bufio.NewReader(f).ReadString('\n')
-	f.Close()
-	if err != nil {
-		return r, fmt.Errorf("reading -E: %w", err)
 	}
 	r.startup = time.Since(start)
 	r.rssStart, _ = memKiB(cmd.Process.Pid, "VmRSS")
