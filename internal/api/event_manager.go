@@ -9,7 +9,6 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/vireo-project/vireo/internal/inventory"
 	"github.com/vireo-project/vireo/internal/soap"
 	"github.com/vireo-project/vireo/internal/vim"
 )
@@ -183,19 +182,11 @@ func (s *Service) createCollectorForEvents(ctx *soap.Context, req *types.CreateC
 	}
 	c := &eventCollector{session: sessionKey(ctx.Session), filter: req.Filter, match: match,
 		pageSize: defaultPageSize, notify: s.mgr.notify, log: s.events}
-	err = s.reg.Update(ctx, func(tx *inventory.Txn) error {
-		c.ref = newSessionRef("EventHistoryCollector", ctx.Session)
-		obj := &eventHistoryCollector{c: c}
-		obj.Self = c.ref
-		obj.Filter = req.Filter
-		tx.Create(obj, false)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.mgr.addCollector(c); err != nil {
-		_ = s.reg.Update(ctx, func(tx *inventory.Txn) error { tx.Delete(c.ref); return nil })
+	c.ref = newSessionRef("EventHistoryCollector", ctx.Session)
+	obj := &eventHistoryCollector{c: c}
+	obj.Self = c.ref
+	obj.Filter = req.Filter
+	if err := s.publishCollector(ctx, c, obj); err != nil {
 		return nil, err
 	}
 	s.events.attach(c)

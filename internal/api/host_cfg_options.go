@@ -2,7 +2,6 @@ package api
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/vmware/govmomi/simulator/esx"
 	"github.com/vmware/govmomi/vim25/types"
@@ -44,13 +43,7 @@ func hostOptionDefs() []types.OptionDef {
 // queryHostOptions returns the host setting named req.Name, every setting
 // under a name ending in '.', or all settings for an empty name.
 func queryHostOptions(om *hostOptionManager, req *types.QueryOptions) (any, error) {
-	var out []types.BaseOptionValue
-	for _, o := range om.Setting {
-		k := o.GetOptionValue().Key
-		if req.Name == "" || k == req.Name || strings.HasSuffix(req.Name, ".") && strings.HasPrefix(k, req.Name) {
-			out = append(out, o)
-		}
-	}
+	out := selectOptions(om.Setting, req.Name)
 	if len(out) == 0 {
 		return nil, vim.NewFault(&types.InvalidName{Name: req.Name},
 			"The host has no setting %q; name a setting, or a prefix ending in '.' to list a group.", req.Name)

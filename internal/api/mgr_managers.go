@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vireo-project/vireo/internal/inventory"
@@ -146,4 +147,18 @@ func (m *managers) taskChanged(ch task.Change) {
 			m.notify.mark(c.ref)
 		}
 	})
+}
+
+// publishCollector adds a new history collector's object to the inventory
+// and the collector to its session's collectors, removing the object again
+// if the session may not have another collector.
+func (s *Service) publishCollector(ctx *soap.Context, c historyCollector, obj mo.Reference) error {
+	if err := s.reg.Update(ctx, func(tx *inventory.Txn) error { tx.Create(obj, false); return nil }); err != nil {
+		return err
+	}
+	if err := s.mgr.addCollector(c); err != nil {
+		_ = s.reg.Update(ctx, func(tx *inventory.Txn) error { tx.Delete(obj.Reference()); return nil })
+		return err
+	}
+	return nil
 }

@@ -298,18 +298,25 @@ func (s *Service) queryOptions(ctx *soap.Context, req *types.QueryOptions) (any,
 	if !ok {
 		return nil, vim.NotSupported("%s is not a settings manager.", ctx.This.Value)
 	}
-	var out []types.BaseOptionValue
-	for _, o := range om.Setting {
-		k := o.GetOptionValue().Key
-		if req.Name == "" || k == req.Name || strings.HasSuffix(req.Name, ".") && strings.HasPrefix(k, req.Name) {
-			out = append(out, o)
-		}
-	}
+	out := selectOptions(om.Setting, req.Name)
 	if len(out) == 0 {
 		return nil, vim.NewFault(&types.InvalidName{Name: req.Name},
 			"There is no setting %q; name a setting, or a prefix ending in '.' to list a group.", req.Name)
 	}
 	return &types.QueryOptionsResponse{Returnval: out}, nil
+}
+
+// selectOptions returns the settings QueryOptions names: the one called
+// name, every one under a name ending in '.', or all for an empty name.
+func selectOptions(settings []types.BaseOptionValue, name string) []types.BaseOptionValue {
+	var out []types.BaseOptionValue
+	for _, o := range settings {
+		k := o.GetOptionValue().Key
+		if name == "" || k == name || strings.HasSuffix(name, ".") && strings.HasPrefix(k, name) {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // updateOptions validates every changed value against its setting's type

@@ -8,7 +8,6 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/vireo-project/vireo/internal/inventory"
 	"github.com/vireo-project/vireo/internal/soap"
 	"github.com/vireo-project/vireo/internal/task"
 	"github.com/vireo-project/vireo/internal/vim"
@@ -284,19 +283,11 @@ func (s *Service) createCollectorForTasks(ctx *soap.Context, req *types.CreateCo
 		return nil, err
 	}
 	c := &taskCollector{session: sessionKey(ctx.Session), filter: req.Filter, match: match, src: s.tasks, pageSize: defaultPageSize}
-	err = s.reg.Update(ctx, func(tx *inventory.Txn) error {
-		c.ref = newSessionRef("TaskHistoryCollector", ctx.Session)
-		obj := &taskHistoryCollector{c: c}
-		obj.Self = c.ref
-		obj.Filter = req.Filter
-		tx.Create(obj, false)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := s.mgr.addCollector(c); err != nil {
-		_ = s.reg.Update(ctx, func(tx *inventory.Txn) error { tx.Delete(c.ref); return nil })
+	c.ref = newSessionRef("TaskHistoryCollector", ctx.Session)
+	obj := &taskHistoryCollector{c: c}
+	obj.Self = c.ref
+	obj.Filter = req.Filter
+	if err := s.publishCollector(ctx, c, obj); err != nil {
 		return nil, err
 	}
 	s.mgr.notify.mark(c.ref)
