@@ -481,6 +481,9 @@ func (s *Service) ReconcileVMs(ctx context.Context) error {
 
 // reconcileVM reconciles one VM (the caller holds its lock).
 func (s *Service) reconcileVM(ctx context.Context, vm *mo.VirtualMachine) error {
+	if vm.Runtime.Host == nil {
+		return nil
+	}
 	drv, ok := s.hosts.Driver(*vm.Runtime.Host)
 	if !ok {
 		return nil

@@ -106,6 +106,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err = s.svc.Bootstrap(ctx); err != nil {
 		return nil, err
 	}
+	// The hosts own runtime facts: take their word for every VM's state
+	// (a VM powered off while the server was down, or one a host lost).
+	if err := s.svc.ReconcileVMs(ctx); err != nil {
+		logger.Warn("reconcile VMs with their hosts", "err", err)
+	}
 	table := soap.NewTable()
 	s.svc.Register(table)
 	mux := http.NewServeMux()
