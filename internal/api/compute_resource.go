@@ -65,7 +65,7 @@ func (s *Service) CreateCluster(ctx context.Context, user string, folder types.M
 	if err != nil {
 		return types.ManagedObjectReference{}, err
 	}
-	dc := s.datacenterOf(ref)
+	dc := datacenterOf(s.reg, ref)
 	s.postEvent(&types.ClusterCreatedEvent{Parent: folderArg(parentName, folder)}, user, 0, ref,
 		fmt.Sprintf("Created cluster %s in %s", name, dcNameOf(dc)))
 	return ref, nil
@@ -271,7 +271,7 @@ func (s *Service) ReconfigureComputeResource(ctx context.Context, user string, r
 		return err
 	}
 	if isCluster {
-		dc := s.datacenterOf(ref)
+		dc := datacenterOf(s.reg, ref)
 		e := entityOf(s.reg, ref)
 		s.postEvent(&types.ClusterReconfiguredEvent{}, user, chain, ref,
 			fmt.Sprintf("Reconfigured cluster %s in datacenter %s", e.Name, dcNameOf(dc)))

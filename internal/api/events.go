@@ -46,26 +46,7 @@ func (s *Service) fillEventArgs(spec *eventSpec, entity types.ManagedObjectRefer
 		spec.dc = &types.DatacenterEventArgument{EntityEventArgument: types.EntityEventArgument{Name: e.Name}, Datacenter: e.Self}
 		return
 	}
-	if dc := s.datacenterOf(entity); dc != nil {
+	if dc := datacenterOf(s.reg, entity); dc != nil {
 		spec.dc = &types.DatacenterEventArgument{EntityEventArgument: types.EntityEventArgument{Name: dc.Name}, Datacenter: dc.Self}
 	}
-}
-
-// datacenterOf returns the datacenter that contains ref, or nil.
-func (s *Service) datacenterOf(ref types.ManagedObjectReference) *mo.Datacenter {
-	for i := 0; i < 64 && ref.Value != ""; i++ {
-		o := s.reg.Get(ref)
-		if o == nil {
-			return nil
-		}
-		if dc, ok := o.(*mo.Datacenter); ok {
-			return dc
-		}
-		e, ok := o.(mo.Entity)
-		if !ok || e.Entity().Parent == nil {
-			return nil
-		}
-		ref = *e.Entity().Parent
-	}
-	return nil
 }

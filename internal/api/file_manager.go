@@ -125,8 +125,6 @@ func (s *Service) copyDatastoreFile(ctx *soap.Context, req *types.CopyDatastoreF
 	return &types.CopyDatastoreFile_TaskResponse{Returnval: ref}, nil
 }
 
-func isTrue(b *bool) bool { return b != nil && *b }
-
 // transferFile starts a task that moves (or copies) src to dst: through one
 // host when a host mounts both datastores, else by streaming the files from
 // the source's host to the destination's.

@@ -109,7 +109,7 @@ func (s *Service) AddHost(ctx context.Context, user string, parent types.Managed
 		return types.ManagedObjectReference{}, err
 	}
 	s.RefreshHostDatastores(ctx, ref)
-	dcName := dcNameOf(s.datacenterOf(ref))
+	dcName := dcNameOf(datacenterOf(s.reg, ref))
 	s.postEvent(&types.HostAddedEvent{}, user, 0, ref, fmt.Sprintf("Added host %s to datacenter %s", name, dcName))
 	s.postEvent(&types.HostConnectedEvent{}, user, 0, ref, fmt.Sprintf("Connected to %s in %s", name, dcName))
 	for _, d := range newDS {
@@ -424,7 +424,7 @@ func (s *Service) SetMaintenanceMode(ctx context.Context, user string, host type
 	if err != nil || !changed {
 		return err
 	}
-	dc := dcNameOf(s.datacenterOf(host))
+	dc := dcNameOf(datacenterOf(s.reg, host))
 	if enter {
 		s.postEvent(&types.EnteringMaintenanceModeEvent{}, user, chain, host, fmt.Sprintf("Host %s in %s has started to enter maintenance mode", name, dc))
 		s.postEvent(&types.EnteredMaintenanceModeEvent{}, user, chain, host, fmt.Sprintf("Host %s in %s has entered maintenance mode", name, dc))

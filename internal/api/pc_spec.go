@@ -83,8 +83,8 @@ func compilePlan(specs []types.PropertyFilterSpec) (*plan, error) {
 			if err != nil {
 				return nil, err
 			}
-			p.sels = append(p.sels, selector{skip: optTrue(os.Skip), next: next})
-			p.roots = append(p.roots, planRoot{obj: os.Obj, sel: int32(len(p.sels) - 1), reportMissing: optTrue(spec.ReportMissingObjectsInResults)})
+			p.sels = append(p.sels, selector{skip: isTrue(os.Skip), next: next})
+			p.roots = append(p.roots, planRoot{obj: os.Obj, sel: int32(len(p.sels) - 1), reportMissing: isTrue(spec.ReportMissingObjectsInResults)})
 		}
 		for _, ps := range spec.PropSet {
 			if err := checkPropertySpec(ps); err != nil {
@@ -152,7 +152,7 @@ func (c *planCompiler) traversal(ts *types.TraversalSpec) (int32, error) {
 	}
 	p := c.p
 	i := int32(len(p.travs))
-	p.sels = append(p.sels, selector{skip: optTrue(ts.Skip)})
+	p.sels = append(p.sels, selector{skip: isTrue(ts.Skip)})
 	sel := int32(len(p.sels) - 1)
 	p.travs = append(p.travs, traversal{typ: ts.Type, path: ts.Path, sel: sel})
 	c.index[ts] = i
@@ -169,7 +169,7 @@ func checkPropertySpec(ps types.PropertySpec) error {
 	if !ok {
 		return vim.NewFault(&types.InvalidType{Argument: ps.Type}, "The PropertySpec type %q is not a managed object type.", ps.Type)
 	}
-	if optTrue(ps.All) {
+	if isTrue(ps.All) {
 		return nil
 	}
 	for _, path := range ps.PathSet {
@@ -179,8 +179,6 @@ func checkPropertySpec(ps types.PropertySpec) error {
 	}
 	return nil
 }
-
-func optTrue(b *bool) bool { return b != nil && *b }
 
 // selected returns the properties the plan selects for objects of type typ:
 // the union of every PropertySpec whose type is typ or a supertype of it.
@@ -201,7 +199,7 @@ func (p *plan) selected(typ string) *typeProps {
 			continue
 		}
 		tp.matched = true
-		if optTrue(ps.All) {
+		if isTrue(ps.All) {
 			if t, ok := vim.ManagedType(typ); ok {
 				for _, name := range vim.PropertyNames(t) {
 					add(name)

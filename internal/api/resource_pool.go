@@ -91,7 +91,7 @@ func (s *Service) CreateResourcePool(ctx context.Context, user string, parent ty
 	s.postEvent(&types.ResourcePoolCreatedEvent{
 		ResourcePoolEvent: types.ResourcePoolEvent{ResourcePool: poolArg(name, ref)},
 		Parent:            poolArg(pname, parent),
-	}, user, 0, owner, fmt.Sprintf("Created resource pool %s in compute-resource %s in %s", name, crName, dcNameOf(s.datacenterOf(owner))))
+	}, user, 0, owner, fmt.Sprintf("Created resource pool %s in compute-resource %s in %s", name, crName, dcNameOf(datacenterOf(s.reg, owner))))
 	return ref, nil
 }
 
@@ -346,7 +346,7 @@ func (s *Service) UpdateResourcePool(ctx context.Context, user string, pool type
 		return err
 	}
 	s.postEvent(&types.ResourcePoolReconfiguredEvent{ResourcePoolEvent: types.ResourcePoolEvent{ResourcePool: poolArg(final, pool)}},
-		user, 0, owner, fmt.Sprintf("Updated configuration for %s in compute-resource %s in %s", final, entityOf(s.reg, owner).Name, dcNameOf(s.datacenterOf(owner))))
+		user, 0, owner, fmt.Sprintf("Updated configuration for %s in compute-resource %s in %s", final, entityOf(s.reg, owner).Name, dcNameOf(datacenterOf(s.reg, owner))))
 	return nil
 }
 
@@ -404,7 +404,7 @@ func (s *Service) destroyablePool(r objReader, ref types.ManagedObjectReference)
 func (s *Service) poolDestroyedEvent(p *mo.ResourcePool, user string, chain int32) pendingEvent {
 	cr := entityOf(s.reg, p.Owner)
 	return s.captureEvent(&types.ResourcePoolDestroyedEvent{ResourcePoolEvent: types.ResourcePoolEvent{ResourcePool: poolArg(p.Name, p.Self)}},
-		user, chain, p.Owner, fmt.Sprintf("Removed resource pool %s on %s in %s", p.Name, cr.Name, dcNameOf(s.datacenterOf(p.Owner))))
+		user, chain, p.Owner, fmt.Sprintf("Removed resource pool %s on %s in %s", p.Name, cr.Name, dcNameOf(datacenterOf(s.reg, p.Owner))))
 }
 
 // movePoolContentsTxn moves p's child pools and VMs to the pool to.

@@ -149,7 +149,7 @@ func (s *Service) searchScope(ctx *soap.Context, dc *types.ManagedObjectReferenc
 		return nil, vim.ManagedObjectNotFound(*dc)
 	}
 	return func(o mo.Reference) bool {
-		d := s.datacenterOf(o.Reference())
+		d := datacenterOf(s.reg, o.Reference())
 		return d != nil && d.Self.Value == dc.Value
 	}, nil
 }
@@ -211,7 +211,7 @@ func uuidMatch(uuid string, vmSearch, instanceUUID bool) func(mo.Reference) bool
 }
 
 func (s *Service) findByUUID(ctx *soap.Context, req *types.FindByUuid) (any, error) {
-	refs, err := s.search(ctx, req.Datacenter, req.VmSearch, uuidMatch(req.Uuid, req.VmSearch, optTrue(req.InstanceUuid)))
+	refs, err := s.search(ctx, req.Datacenter, req.VmSearch, uuidMatch(req.Uuid, req.VmSearch, isTrue(req.InstanceUuid)))
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (s *Service) findByUUID(ctx *soap.Context, req *types.FindByUuid) (any, err
 }
 
 func (s *Service) findAllByUUID(ctx *soap.Context, req *types.FindAllByUuid) (any, error) {
-	refs, err := s.search(ctx, req.Datacenter, req.VmSearch, uuidMatch(req.Uuid, req.VmSearch, optTrue(req.InstanceUuid)))
+	refs, err := s.search(ctx, req.Datacenter, req.VmSearch, uuidMatch(req.Uuid, req.VmSearch, isTrue(req.InstanceUuid)))
 	if err != nil {
 		return nil, err
 	}

@@ -113,3 +113,6 @@ func splitRefValue(v string) (prefix, num string) {
 	}
 	return v[:i], v[i:]
 }
+
+// isTrue reports whether an optional vim boolean is set and true.
+func isTrue(b *bool) bool { return b != nil && *b }

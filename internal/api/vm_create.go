@@ -222,7 +222,7 @@ func (s *Service) poolComputeResource(poolRef, folder types.ManagedObjectReferen
 	default:
 		return nil, vim.InvalidArgument("pool", "%s:%s is not a resource pool.", poolRef.Type, poolRef.Value)
 	}
-	pdc, fdc := s.datacenterOf(poolRef), s.datacenterOf(folder)
+	pdc, fdc := datacenterOf(s.reg, poolRef), datacenterOf(s.reg, folder)
 	if pdc == nil || fdc == nil || pdc.Self.Value != fdc.Self.Value {
 		return nil, vim.InvalidArgument("pool", "The resource pool %s is not in the datacenter of the folder; choose a pool of the same datacenter.", o.(mo.Entity).Entity().Name)
 	}
@@ -304,7 +304,7 @@ func hostUsable(h *mo.HostSystem) error {
 // datacenterHasDatastore reports whether the datacenter of entity has a
 // datastore named name.
 func (s *Service) datacenterHasDatastore(entity types.ManagedObjectReference, name string) bool {
-	dc := s.datacenterOf(entity)
+	dc := datacenterOf(s.reg, entity)
 	if dc == nil {
 		return false
 	}

@@ -34,7 +34,7 @@ func (s *Service) newVMEnv(objs vmGetter, host types.ManagedObjectReference) (*v
 	if h == nil {
 		return nil, vim.ManagedObjectNotFound(host)
 	}
-	return &vmEnv{objs: objs, host: h, dc: s.datacenterOf(host)}, nil
+	return &vmEnv{objs: objs, host: h, dc: datacenterOf(s.reg, host)}, nil
 }
 
 // datastore returns the datastore named name that the host mounts. path is

@@ -420,7 +420,7 @@ func (s *Service) powerOnMany(ctx context.Context, user string, dc types.Managed
 		case vm == nil || vm.Config == nil:
 			notAttempted(ref, vim.ManagedObjectNotFound(ref))
 			continue
-		case s.datacenterOf(ref) == nil || s.datacenterOf(ref).Self.Value != dc.Value:
+		case datacenterOf(s.reg, ref) == nil || datacenterOf(s.reg, ref).Self.Value != dc.Value:
 			notAttempted(ref, vim.InvalidArgument("vm", "Virtual machine %s is not in this datacenter.", vm.Name))
 			continue
 		case vm.Runtime.PowerState == poweredOn:
