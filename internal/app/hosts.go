@@ -22,6 +22,9 @@ type simHosts struct {
 	powerDelay time.Duration
 	now        func() time.Time
 
+	// made holds the datastore directories known to exist, so a file
+	// operation does not stat every mounted datastore.
+	made sync.Map
 	// mu guards drivers.
 	mu      sync.Mutex
 	drivers map[string]*sim.Driver
@@ -94,10 +97,11 @@ func (h *simHosts) mounts(host types.ManagedObjectReference, root string) map[st
 			continue
 		}
 		dir := DatastoreDir(root, ds.Self)
-		if _, err := os.Stat(dir); err != nil {
+		if _, made := h.made.Load(dir); !made {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				continue
 			}
+			h.made.Store(dir, true)
 		}
 		out[ds.Name] = dir
 	}
