@@ -39,7 +39,14 @@ func TestGovcVMCommands(t *testing.T) {
 	u, err := url.Parse(f.srv.URL())
 	f.must(err)
 	u.User = url.UserPassword(testserver.AdminUser, testserver.AdminPassword)
-	env := append(os.Environ(), "GOVC_URL="+u.String(), "GOVC_INSECURE=1", "GOVC_DATACENTER=DC0",
+	// The caller's own GOVC_* settings (credentials above all) must not leak in.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOVC_") && !strings.HasPrefix(kv, "GOVMOMI_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "GOVC_URL="+u.String(), "GOVC_INSECURE=1", "GOVC_DATACENTER=DC0",
 		"GOVC_DATASTORE=LocalDS_0", "GOVC_RESOURCE_POOL=/DC0/host/C0/Resources", "GOVC_HOST=/DC0/host/C0/h0",
 		"GOVC_NETWORK=VM Network")
 	govc := func(wantOK bool, args ...string) string {
