@@ -189,7 +189,7 @@ func CheckPath(t reflect.Type, path string) bool {
 		}
 		t = t.FieldByIndex(idx).Type
 		if seg.hasKey {
-			if t.Kind() != reflect.Slice {
+			if t.Kind() != reflect.Slice || !keyFits(t.Elem(), seg.key) {
 				return false
 			}
 			t = t.Elem()
@@ -202,6 +202,41 @@ func CheckPath(t reflect.Type, path string) bool {
 		}
 		rest = next
 	}
+}
+
+// keyFits reports whether key can select an element of a slice of elem:
+// the element's key property must be an integer for an int32 key and a
+// string for a quoted one ("device[4000]", not `device["4000"]`). Elements of
+// an interface type are checked against their base type when it has a key.
+func keyFits(elem reflect.Type, key any) bool {
+	for elem.Kind() == reflect.Pointer {
+		elem = elem.Elem()
+	}
+	if elem.Kind() == reflect.Interface {
+		base, ok := baseType(elem)
+		if !ok {
+			return true
+		}
+		elem = base
+	}
+	if elem.Kind() != reflect.Struct {
+		return false
+	}
+	idx, ok := fields(elem).index["key"]
+	if !ok {
+		return false
+	}
+	k := elem.FieldByIndex(idx).Type
+	for k.Kind() == reflect.Pointer {
+		k = k.Elem()
+	}
+	switch key.(type) {
+	case int32:
+		return k.Kind() >= reflect.Int && k.Kind() <= reflect.Int64
+	case string:
+		return k.Kind() == reflect.String
+	}
+	return false
 }
 
 // StructPath reports whether path leads from type t to a data object

@@ -98,6 +98,9 @@ func TestCheckPath(t *testing.T) {
 		{vmType, "nosuch", false},
 		{vmType, "parent.name", false},
 		{vmType, "config.hardware.device.key", false},
+		{vmType, `config.hardware.device["4000"]`, false}, // a device's key is an int
+		{vmType, `config.extraConfig["guestinfo.x"]`, true},
+		{vmType, "config.extraConfig[4]", false}, // an option's key is a string
 		{entity, "name", true},
 		{entity, "summary", false},
 		{ds, "info.url", true},
