@@ -82,8 +82,34 @@ type VMSpec struct {
 	GuestID  string
 	Disks    []Disk
 	NICs     []NIC
+	// ISOs are the datastore paths of ISO images in the VM's CD-ROM
+	// drives, in drive order.
+	ISOs []string
 	// Workload names a simulated workload profile (sim backend only).
 	Workload string
+	// Identity, when set, is the identity a guest customization gave the
+	// guest (CustomizeVM_Task): the guest takes it on when it boots and
+	// reports it (host name, addresses) once running.
+	Identity *GuestIdentity
+}
+
+// GuestIdentity is the identity a guest customization configures.
+type GuestIdentity struct {
+	HostName   string
+	Domain     string
+	DNSServers []string
+	// NICs are the settings of the VM's network adapters, in adapter order.
+	NICs []GuestNIC
+}
+
+// GuestNIC is the customized setting of one network adapter.
+type GuestNIC struct {
+	// MAC is the adapter's MAC address.
+	MAC string
+	// IPAddress is a fixed IPv4 address, empty for DHCP.
+	IPAddress  string
+	SubnetMask string
+	Gateways   []string
 }
 
 // VMState is the runtime state of a VM as the host reports it.
@@ -96,6 +122,14 @@ type VMState struct {
 	ToolsRunning bool
 	HostName     string
 	IPAddress    string
+	// IPAddresses are all the addresses the guest reports, IPAddress first.
+	IPAddresses []string
+	// AppHeartbeat is when software in the guest last sent an application
+	// heartbeat (vSphere's application monitoring); zero when none did.
+	AppHeartbeat time.Time
+	// AppStatus is the application status the guest last reported
+	// ("appStatusGreen", "appStatusRed", "appStatusGray"); "" when unknown.
+	AppStatus string
 	// CPUUsageMHz and MemoryUsageMB are current usage figures.
 	CPUUsageMHz   int32
 	MemoryUsageMB int32
@@ -108,6 +142,9 @@ type Datastore struct {
 	Shared        bool
 	CapacityBytes int64
 	FreeBytes     int64
+	// Accessible says whether the directory exists and could be measured;
+	// CapacityBytes and FreeBytes are zero when it is not.
+	Accessible bool
 }
 
 // HostInfo is the host's hardware and configuration facts.

@@ -1,7 +1,9 @@
 // Package sim is the simulated driver backend: VMs are modelled, not run.
 // Power operations take a configurable time, disks are real sparse files on
-// the datastore directories, and each VM's runtime state is kept in a small
-// state file so a restarted server finds its VMs as the host left them.
+// the datastore directories, each running VM's CPU and memory use follows a
+// named, seeded workload profile (see WorkloadIdle), and each VM's runtime
+// state is kept in a small state file so a restarted server finds its VMs
+// as the host left them.
 package sim
 
 import (
@@ -12,10 +14,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/vireo-project/vireo/internal/driver"
@@ -48,10 +48,16 @@ type Config struct {
 	MemoryBytes int64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Seed varies the VMs' workloads (see WorkloadIdle and the other
+	// profiles) between simulated hosts; each VM's id varies it further.
+	Seed uint64
 }
 
-// Driver is a simulated host.
+// Driver is a simulated host. Its datastore file operations (driver.Files)
+// are those of driver.LocalFiles, with sparse raw files as disks.
 type Driver struct {
+	*driver.LocalFiles
+
 	cfg Config
 
 	// mu guards vms.
@@ -65,7 +71,10 @@ type vm struct {
 	BootTime time.Time         `json:"bootTime,omitzero"`
 }
 
-var _ driver.Driver = (*Driver)(nil)
+var (
+	_ driver.Driver = (*Driver)(nil)
+	_ driver.Files  = (*Driver)(nil)
+)
 
 // New returns a simulated host, loading any VM state left in cfg.StateDir.
 func New(cfg Config) (*Driver, error) {
@@ -82,6 +91,7 @@ func New(cfg Config) (*Driver, error) {
 		cfg.MemoryBytes = 64 << 30
 	}
 	d := &Driver{cfg: cfg, vms: map[string]*vm{}}
+	d.LocalFiles = &driver.LocalFiles{Mounts: d.mounts, Root: cfg.DatastoreRoot}
 	if cfg.StateDir == "" {
 		return d, nil
 	}
@@ -124,43 +134,23 @@ func (d *Driver) Info(ctx context.Context) (driver.HostInfo, error) {
 		MemoryBytes: d.cfg.MemoryBytes, CPUModel: "Simulated CPU @ 2.60GHz", Vendor: "Vireo", Model: "Simulated Host",
 		Networks: d.cfg.Networks,
 	}
-	for name, dir := range d.mounts() {
-		ds := driver.Datastore{Name: name, Dir: dir, Shared: d.cfg.SharedDatastores[name]}
-		var st syscall.Statfs_t
-		if err := syscall.Statfs(dir, &st); err == nil {
-			ds.CapacityBytes = int64(st.Blocks) * int64(st.Bsize)
-			ds.FreeBytes = int64(st.Bavail) * int64(st.Bsize)
-		}
-		info.Datastores = append(info.Datastores, ds)
-	}
+	info.Datastores = d.LocalFiles.Datastores(d.cfg.SharedDatastores)
 	return info, nil
 }
 
-var dsPath = regexp.MustCompile(`^\[([^\]]+)\]\s*(.*)$`)
-
-// resolve maps "[ds] dir/file" to a file path on this host.
-func (d *Driver) resolve(p string) (string, error) {
-	m := dsPath.FindStringSubmatch(p)
-	if m == nil {
-		return "", fmt.Errorf("sim: %q is not a datastore path: %w", p, driver.ErrDatastoreNotFound)
-	}
-	dir, ok := d.mounts()[m[1]]
-	if !ok {
-		return "", fmt.Errorf("sim: datastore %q: %w", m[1], driver.ErrDatastoreNotFound)
-	}
-	rel := filepath.Clean("/" + m[2])
-	return filepath.Join(dir, rel), nil
-}
-
-// Create implements driver.Driver.
+// Create implements driver.Driver. spec.Workload must name a workload
+// profile (or be empty, for idle).
 func (d *Driver) Create(ctx context.Context, spec driver.VMSpec) error {
+	if _, err := parseWorkload(spec.Workload); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	if _, ok := d.vms[spec.ID]; ok {
 		d.mu.Unlock()
 		return fmt.Errorf("sim: %s: %w", spec.ID, driver.ErrVMExists)
 	}
 	d.mu.Unlock()
-	if err := d.makeFiles(spec); err != nil {
+	if err := d.MakeVMFiles(ctx, spec); err != nil {
 		return err
 	}
 	v := &vm{Spec: spec, Power: driver.PoweredOff}
@@ -173,41 +163,16 @@ func (d *Driver) Create(ctx context.Context, spec driver.VMSpec) error {
 	return nil
 }
 
-func (d *Driver) makeFiles(spec driver.VMSpec) error {
-	if spec.Dir != "" {
-		dir, err := d.resolve(spec.Dir)
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("sim: %w", err)
-		}
-	}
-	for _, disk := range spec.Disks {
-		p, err := d.resolve(disk.Path)
-		if err != nil {
-			return err
-		}
-		if _, err := os.Stat(p); err == nil {
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("sim: %w", err)
-		}
-		if err := createSparse(p, disk.CapacityBytes); err != nil {
-			return fmt.Errorf("sim: create disk %s: %w", disk.Path, err)
-		}
-	}
-	return nil
-}
-
 // Reconfigure implements driver.Driver.
 func (d *Driver) Reconfigure(ctx context.Context, spec driver.VMSpec) error {
 	v, err := d.get(spec.ID)
 	if err != nil {
 		return err
 	}
-	if err := d.makeFiles(spec); err != nil {
+	if _, err := parseWorkload(spec.Workload); err != nil {
+		return err
+	}
+	if err := d.MakeVMFiles(ctx, spec); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -233,15 +198,8 @@ func (d *Driver) Destroy(ctx context.Context, id string, deleteFiles bool) error
 		return &driver.PowerStateError{Current: v.Power, Requested: driver.PoweredOff}
 	}
 	if deleteFiles {
-		for _, disk := range v.Spec.Disks {
-			if p, err := d.resolve(disk.Path); err == nil {
-				_ = os.Remove(p)
-			}
-		}
-		if v.Spec.Dir != "" {
-			if p, err := d.resolve(v.Spec.Dir); err == nil && !d.isDatastoreRoot(p) {
-				_ = os.RemoveAll(p)
-			}
+		if err := d.RemoveVMFiles(v.Spec); err != nil {
+			return fmt.Errorf("sim: %s: %w", id, err)
 		}
 	}
 	if d.cfg.StateDir != "" {
@@ -253,33 +211,6 @@ func (d *Driver) Destroy(ctx context.Context, id string, deleteFiles bool) error
 	delete(d.vms, id)
 	d.mu.Unlock()
 	return nil
-}
-
-// DeleteFile implements driver.Driver.
-func (d *Driver) DeleteFile(ctx context.Context, path string) error {
-	p, err := d.resolve(path)
-	if err != nil {
-		return err
-	}
-	if d.isDatastoreRoot(p) {
-		return fmt.Errorf("sim: %s is a datastore, not a file", path)
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("sim: %w", err)
-	}
-	return nil
-}
-
-// isDatastoreRoot reports whether the resolved path p is a datastore's own
-// directory, which the driver never deletes.
-func (d *Driver) isDatastoreRoot(p string) bool {
-	p = filepath.Clean(p)
-	for _, dir := range d.mounts() {
-		if filepath.Clean(dir) == p {
-			return true
-		}
-	}
-	return d.cfg.DatastoreRoot != "" && filepath.Dir(p) == filepath.Clean(d.cfg.DatastoreRoot)
 }
 
 func (d *Driver) get(id string) (*vm, error) {
@@ -339,9 +270,37 @@ func (d *Driver) transition(ctx context.Context, id string, next driver.PowerSta
 	return nil
 }
 
-// PowerOn implements driver.Driver.
+// PowerOn implements driver.Driver. A VM whose files are on a datastore
+// the host lost does not start.
 func (d *Driver) PowerOn(ctx context.Context, id string) error {
+	v, err := d.get(id)
+	if err != nil {
+		return err
+	}
+	if v.Power != driver.PoweredOn {
+		if err := d.filesReachable(v.Spec); err != nil {
+			return fmt.Errorf("sim: power on %s: %w", id, err)
+		}
+	}
 	return d.transition(ctx, id, driver.PoweredOn, driver.PoweredOff, driver.Suspended)
+}
+
+// filesReachable checks that the datastores of a VM's directory, disks and
+// ISO images are there.
+func (d *Driver) filesReachable(spec driver.VMSpec) error {
+	paths := append([]string{spec.Dir}, spec.ISOs...)
+	for _, disk := range spec.Disks {
+		paths = append(paths, disk.Path)
+	}
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		if _, err := d.Resolve(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PowerOff implements driver.Driver.
@@ -411,10 +370,20 @@ func (d *Driver) State(ctx context.Context, id string) (driver.VMState, error) {
 
 func (d *Driver) state(v *vm) driver.VMState {
 	st := driver.VMState{ID: v.Spec.ID, PowerState: v.Power, BootTime: v.BootTime}
-	if v.Power == driver.PoweredOn && hasGuest(v) {
+	if v.Power == driver.PoweredOn {
+		w, _ := parseWorkload(v.Spec.Workload) // checked by Create and Reconfigure
+		cpu, mem := w.demand(vmSeed(d.cfg.Seed, v.Spec.ID), d.cfg.Now())
+		st.CPUUsageMHz = int32(cpu * float64(max(v.Spec.NumCPU, 1)) * float64(d.cfg.CPUMHz))
+		st.MemoryUsageMB = int32(mem * float64(v.Spec.MemoryMB))
+	}
+	if v.Power == driver.PoweredOn && (hasGuest(v) || v.Spec.Identity != nil) {
 		st.ToolsRunning = true
 		st.HostName = strings.ToLower(v.Spec.Name)
 		st.IPAddress = guestIP(v)
+		customizedIdentity(&st, v.Spec.Identity)
+		if st.IPAddress != "" {
+			st.IPAddresses = []string{st.IPAddress}
+		}
 	}
 	return st
 }
@@ -428,6 +397,24 @@ func (d *Driver) List(ctx context.Context) ([]driver.VMState, error) {
 		out = append(out, d.state(v))
 	}
 	return out, nil
+}
+
+// customizedIdentity reports the identity a guest customization gave a
+// simulated guest (which then runs tools, as customization needs): its
+// host name and first fixed address.
+func customizedIdentity(st *driver.VMState, id *driver.GuestIdentity) {
+	if id == nil {
+		return
+	}
+	if id.HostName != "" {
+		st.HostName = id.HostName
+	}
+	for _, n := range id.NICs {
+		if n.IPAddress != "" {
+			st.IPAddress = n.IPAddress
+			break
+		}
+	}
 }
 
 func (d *Driver) statePath(id string) string {
