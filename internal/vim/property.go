@@ -310,6 +310,7 @@ func HasProperty(obj any, path string) bool {
 // is a leaf. The returned value aliases obj and must not be modified.
 func Property(obj any, path string) (value any, ok bool) {
 	v := reflect.ValueOf(obj)
+	var last reflect.StructField // the field the path ends on, if not keyed
 	for rest := path; rest != ""; {
 		seg, next, valid := nextSegment(rest)
 		if !valid {
@@ -326,8 +327,10 @@ func Property(obj any, path string) (value any, ok bool) {
 		if !found {
 			return nil, false
 		}
+		last = v.Type().FieldByIndex(idx)
 		v = v.FieldByIndex(idx)
 		if seg.hasKey {
+			last = reflect.StructField{}
 			if v.Kind() != reflect.Slice {
 				return nil, false
 			}
@@ -344,7 +347,26 @@ func Property(obj any, path string) (value any, ok bool) {
 	if v.Kind() == reflect.Slice && v.Len() == 0 {
 		return nil, true
 	}
+	if unsetScalar(last, v) {
+		return nil, true
+	}
 	return v.Interface(), true
+}
+
+// unsetScalar reports whether v, the value of field f, is an optional
+// scalar left at its zero value ("" for an unset guest.ipAddress): such a
+// field is omitted on the wire, so a PropertyCollector reports it unset, as
+// vCenter does. A pointer field set to a zero value is set.
+func unsetScalar(f reflect.StructField, v reflect.Value) bool {
+	if f.Type == nil || f.Type.Kind() == reflect.Pointer || !strings.Contains(f.Tag.Get("xml"), ",omitempty") {
+		return false
+	}
+	switch v.Kind() {
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return v.IsZero()
+	}
+	return false
 }
 
 // indirect dereferences pointers and interfaces; the zero Value means nil.
@@ -391,14 +413,18 @@ func elementByKey(s reflect.Value, key any) reflect.Value {
 func IsUnset(v any) bool { return v == nil }
 
 // AnyValue wraps v so that it can travel in an xsd:anyType slot: slices become
-// the matching ArrayOfX type. Other values are returned unchanged.
+// the matching ArrayOfX type (bytes, such as a host's config.certificate,
+// ArrayOfByte). Other values are returned unchanged.
 func AnyValue(v any) any {
 	if v == nil {
 		return nil
 	}
 	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Slice || rv.Type().Elem().Kind() == reflect.Uint8 {
+	if rv.Kind() != reflect.Slice {
 		return v
+	}
+	if rv.Type().Elem().Kind() == reflect.Uint8 {
+		return types.ArrayOfByte{Byte: types.ByteSlice(rv.Bytes())}
 	}
 	at, ok := arrayType(rv.Type())
 	if !ok {

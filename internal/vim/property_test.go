@@ -145,7 +145,8 @@ func TestAnyValue(t *testing.T) {
 		{"morefs", refs, types.ArrayOfManagedObjectReference{ManagedObjectReference: refs}},
 		{"interfaces", []types.BaseVirtualDevice{&types.VirtualDisk{}}, types.ArrayOfVirtualDevice{VirtualDevice: []types.BaseVirtualDevice{&types.VirtualDisk{}}}},
 		{"structs", []types.VirtualMachineMessage{{Id: "x"}}, types.ArrayOfVirtualMachineMessage{VirtualMachineMessage: []types.VirtualMachineMessage{{Id: "x"}}}},
-		{"bytes untouched", []byte("ab"), []byte("ab")},
+		{"bytes", []byte("ab"), types.ArrayOfByte{Byte: types.ByteSlice("ab")}},
+		{"byte slice", types.ByteSlice("ab"), types.ArrayOfByte{Byte: types.ByteSlice("ab")}},
 		{"no array type", []time.Duration{1}, []time.Duration{1}},
 		{"no array type, cached", []time.Duration{1}, []time.Duration{1}},
 	}
@@ -155,5 +156,26 @@ func TestAnyValue(t *testing.T) {
 				t.Fatalf("AnyValue(%#v) = %#v, want %#v", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestPropertyOmitsUnsetOptionalScalars(t *testing.T) {
+	vm := &mo.VirtualMachine{Guest: &types.GuestInfo{ToolsRunningStatus: "guestToolsNotRunning"}}
+	if v, ok := Property(vm, "guest.ipAddress"); !ok || v != nil {
+		t.Errorf("unset guest.ipAddress = %#v, %v; want nil, true", v, ok)
+	}
+	vm.Guest.IpAddress = "10.0.2.15"
+	if v, ok := Property(vm, "guest.ipAddress"); !ok || v != "10.0.2.15" {
+		t.Errorf("guest.ipAddress = %#v, %v", v, ok)
+	}
+	// A required scalar is reported at its zero value; an optional one set
+	// through a pointer is set.
+	vm.Summary.Config.Template = false
+	if v, _ := Property(vm, "summary.config.template"); v != false {
+		t.Errorf("summary.config.template = %#v, want false", v)
+	}
+	vm.Config = &types.VirtualMachineConfigInfo{Hardware: types.VirtualHardware{NumCPU: 0}, NestedHVEnabled: types.NewBool(false)}
+	if v, _ := Property(vm, "config.nestedHVEnabled"); v != false {
+		t.Errorf("config.nestedHVEnabled = %#v, want false", v)
 	}
 }
