@@ -369,6 +369,7 @@ func (a *Agent) stream(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	ticker := time.NewTicker(a.cfg.HeartbeatInterval)
 	defer ticker.Stop()
+	var sampled time.Time // the period of the last sample sent
 	for seq := uint64(1); ; seq++ {
 		msg := agentproto.Message{Type: agentproto.MessageHeartbeat, Seq: seq, Time: a.cfg.Now()}
 		if seq == 1 {
@@ -384,6 +385,9 @@ func (a *Agent) stream(w http.ResponseWriter, r *http.Request) {
 			a.cfg.Logger.Warn("agent: VM states", "err", err)
 		}
 		msg.VMs = vms
+		if period := msg.Time.Truncate(agentproto.SamplePeriod); err == nil && period.After(sampled) {
+			msg.Sample, sampled = agentproto.NewSample(period, vms), period
+		}
 		if err := enc.Encode(msg); err != nil {
 			return
 		}

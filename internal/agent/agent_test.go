@@ -163,6 +163,7 @@ func TestStreamSendsHelloThenHeartbeats(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	var lastSample time.Time
 	for i, want := range []string{agentproto.MessageHello, agentproto.MessageHeartbeat, agentproto.MessageHeartbeat} {
 		m, err := s.Next()
 		if err != nil {
@@ -170,6 +171,18 @@ func TestStreamSendsHelloThenHeartbeats(t *testing.T) {
 		}
 		if m.Type != want || m.Seq != uint64(i+1) || len(m.VMs) != 1 || m.VMs[0].ID != "vm-b" || m.Host == nil {
 			t.Fatalf("message %d = %+v, want %s with vm-b and the host's facts", i+1, m, want)
+		}
+		// The first message opens a sample period; the next ones, sent
+		// 20 ms apart, fall into the same period (unless a boundary
+		// happens to pass, which the check allows).
+		if i == 0 && (m.Sample == nil || !m.Sample.Time.Equal(m.Time.Truncate(agentproto.SamplePeriod))) {
+			t.Fatalf("hello sample = %+v, want one for the period of %s", m.Sample, m.Time)
+		}
+		if m.Sample != nil {
+			if i > 0 && !m.Sample.Time.After(lastSample) {
+				t.Fatalf("message %d repeats the sample of %s", i+1, lastSample)
+			}
+			lastSample = m.Sample.Time
 		}
 	}
 }

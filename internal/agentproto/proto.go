@@ -17,8 +17,10 @@
 //	                      line: a "hello" with the host's facts, then a
 //	                      "heartbeat" every HeartbeatInterval with the
 //	                      runtime state of every VM and the datastores'
-//	                      capacity. The server marks a host notResponding
-//	                      when no message arrives for HeartbeatTimeout.
+//	                      capacity; the first message of each 20-second
+//	                      period carries a performance Sample. The server
+//	                      marks a host notResponding when no message
+//	                      arrives for HeartbeatTimeout.
 //	GET  file?path=P      the bytes of a datastore file (Range supported).
 //	PUT  file?path=P      writes a datastore file from the request body.
 //
@@ -149,6 +151,47 @@ type Message struct {
 	Host *driver.HostInfo `json:"host,omitempty"`
 	// VMs is the runtime state of every VM the host knows.
 	VMs []driver.VMState `json:"vms"`
+	// Sample, on the first message of each SamplePeriod, is the host's
+	// performance sample for the period that just began.
+	Sample *Sample `json:"sample,omitempty"`
+}
+
+// SamplePeriod is the interval of performance samples: vSphere's real-time
+// statistics interval.
+const SamplePeriod = 20 * time.Second
+
+// Sample is a host's performance sample at one instant.
+type Sample struct {
+	// Time is the start of the sample's period.
+	Time time.Time `json:"time"`
+	// CPUUsageMHz and MemoryUsageMB are the host's totals over its running
+	// VMs.
+	CPUUsageMHz   int64 `json:"cpuUsageMHz"`
+	MemoryUsageMB int64 `json:"memoryUsageMB"`
+	// VMs are the running VMs' figures.
+	VMs []VMSample `json:"vms,omitempty"`
+}
+
+// VMSample is one VM's figures in a Sample.
+type VMSample struct {
+	ID            string `json:"id"`
+	CPUUsageMHz   int32  `json:"cpuUsageMHz"`
+	MemoryUsageMB int32  `json:"memoryUsageMB"`
+}
+
+// NewSample sums the usage of the running VMs in vms into a sample for the
+// period starting at t.
+func NewSample(t time.Time, vms []driver.VMState) *Sample {
+	s := &Sample{Time: t}
+	for _, v := range vms {
+		if v.PowerState != driver.PoweredOn {
+			continue
+		}
+		s.CPUUsageMHz += int64(v.CPUUsageMHz)
+		s.MemoryUsageMB += int64(v.MemoryUsageMB)
+		s.VMs = append(s.VMs, VMSample{ID: v.ID, CPUUsageMHz: v.CPUUsageMHz, MemoryUsageMB: v.MemoryUsageMB})
+	}
+	return s
 }
 
 // Error codes.
@@ -158,6 +201,7 @@ const (
 	CodeInvalidPowerState = "invalidPowerState"
 	CodeNoTools           = "noTools"
 	CodeDatastoreNotFound = "datastoreNotFound"
+	CodeInvalidSpec       = "invalidSpec"
 	CodeFileNotFound      = "fileNotFound"
 	CodeFileExists        = "fileExists"
 	CodeNotDirectory      = "notDirectory"
@@ -191,6 +235,8 @@ func (e *Error) Unwrap() error {
 		return driver.ErrNoTools
 	case CodeDatastoreNotFound:
 		return driver.ErrDatastoreNotFound
+	case CodeInvalidSpec:
+		return driver.ErrInvalidSpec
 	case CodeFileNotFound:
 		return fs.ErrNotExist
 	case CodeFileExists:
@@ -228,6 +274,8 @@ func Encode(err error) *Error {
 		e.Code = CodeNoTools
 	case errors.Is(err, driver.ErrDatastoreNotFound):
 		e.Code = CodeDatastoreNotFound
+	case errors.Is(err, driver.ErrInvalidSpec):
+		e.Code = CodeInvalidSpec
 	case errors.Is(err, driver.ErrNotDirectory):
 		e.Code = CodeNotDirectory
 	case errors.Is(err, driver.ErrIsDirectory):

@@ -27,6 +27,9 @@ var (
 	ErrNoTools = errors.New("driver: guest tools not running")
 	// ErrDatastoreNotFound is returned for a path on an unknown datastore.
 	ErrDatastoreNotFound = errors.New("driver: datastore not found")
+	// ErrInvalidSpec is returned for a VMSpec the backend cannot run (an
+	// unknown workload profile, say); the error says what to change.
+	ErrInvalidSpec = errors.New("driver: invalid VM spec")
 )
 
 // PowerState is a VM's power state, with vim25's values.

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vireo-project/vireo/internal/driver"
 )
 
 // Workload profiles a simulated VM's CPU and memory demand follows, named
@@ -63,8 +65,8 @@ func parseWorkload(s string) (workload, error) {
 		w.percent = n
 		return w, nil
 	}
-	return workload{}, fmt.Errorf("sim: workload %q: want %s, %s:N (N percent), %s or %s",
-		s, WorkloadIdle, WorkloadSteady, WorkloadBursty, WorkloadDiurnal)
+	return workload{}, fmt.Errorf("workload profile %q: want %s, %s:N (N percent), %s or %s: %w",
+		s, WorkloadIdle, WorkloadSteady, WorkloadBursty, WorkloadDiurnal, driver.ErrInvalidSpec)
 }
 
 // demand returns the fractions of the VM's CPU capacity and memory the
