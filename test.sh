@@ -14,8 +14,11 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 GOVC_VERSION=v0.46.3
-# Debian packages the suite needs (none yet; the Go toolchain is enough).
-APT_PACKAGES=()
+# Debian packages the suite needs: QEMU runs the qemu backend's VMs, and
+# genisoimage masters the guest image. The guest's own packages (a cloud
+# kernel, busybox, isolinux) are fetched with `apt-get download` by
+# `vireo guest build`, so apt's package lists must be present.
+APT_PACKAGES=(qemu-system-x86 qemu-utils genisoimage)
 
 note() { printf '==> %s\n' "$*"; }
 fail() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
@@ -25,13 +28,16 @@ install_apt_packages() {
 	for p in "${APT_PACKAGES[@]}"; do
 		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 	done
-	[ ${#missing[@]} -eq 0 ] && return 0
+	# `apt-get download` of the guest's packages needs package lists.
+	local lists=1
+	command -v apt-cache >/dev/null && apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1 || lists=0
+	[ ${#missing[@]} -eq 0 ] && [ "$lists" = 1 ] && return 0
 	if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
 		note "not root or no apt-get: please install ${missing[*]}; tests that need them will skip or fail"
 		return 0
 	fi
-	note "installing ${missing[*]}"
-	if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; }; then
+	note "installing ${missing[*]:-nothing} (and refreshing apt's package lists)"
+	if ! { apt-get update -qq && { [ ${#missing[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; }; }; then
 		note "could not install ${missing[*]} (offline?); tests that need them will skip or fail"
 	fi
 }
@@ -99,7 +105,7 @@ step "go vet ./..." go vet ./...
 step "go test ${race[*]} (unit and integration tests)" go test "${race[@]}" -timeout 10m "$@" "${packages[@]}"
 # -count=1: these tests build and run the vireo binary themselves, so Go's
 # test cache cannot tell when the server changed.
-step "go test ./test/e2e (end-to-end: the vireo binary driven by govc and govmomi)" go test -count=1 -timeout 10m "$@" ./test/e2e/
+step "go test ./test/e2e (end-to-end: the vireo binary driven by govc and govmomi)" go test -count=1 -timeout 20m "$@" ./test/e2e/
 
 if [ ${#failed[@]} -gt 0 ]; then
 	printf '\ntest.sh: FAILED:' >&2

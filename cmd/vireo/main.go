@@ -1,6 +1,6 @@
 // Command vireo is Vireo's single binary: `vireo serve` runs the server,
-// `vireo sim` runs it as a drop-in for govmomi's vcsim, and the other
-// subcommands administer it.
+// `vireo sim` runs it as a drop-in for govmomi's vcsim, `vireo host` runs a
+// host agent, and `vireo guest build` makes the guest image.
 package main
 
 import (
@@ -16,6 +16,8 @@ const usage = `usage: vireo <command> [flags]
 commands:
   serve     run the server (vim25 SOAP at /sdk)
   sim       run a server with a vcsim-compatible command line
+  host      run a host agent (the hypervisor side a server adds)
+  guest     build the guest image (vireo guest build)
   version   print the version
 
 Run 'vireo <command> -h' for a command's flags.
@@ -37,6 +39,10 @@ func main() {
 		err = runServe(ctx, os.Args[2:])
 	case "sim":
 		err = runSim(ctx, os.Args[2:])
+	case "guest":
+		err = runGuest(ctx, os.Args[2:])
+	case "host":
+		err = runHost(ctx, os.Args[2:])
 	case "version", "-v", "--version":
 		fmt.Println("vireo", version)
 	case "help", "-h", "--help":

@@ -20,6 +20,7 @@ func runServe(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (default: self-signed, generated in the data directory)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS key file for --tls-cert")
 	fs.StringVar(&cfg.AdminUser, "admin-user", cfg.AdminUser, "administrator created on first start")
+	fs.DurationVar(&cfg.HostTimeout, "host-timeout", 0, "how long a host agent may stay silent before its host is not responding (default 20s)")
 	demo := fs.Bool("demo", false, "build a demo inventory on first start")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	_ = fs.Parse(args)

@@ -26,6 +26,15 @@ type HostSpec struct {
 	// Networks are the port group names the host connects to; missing ones
 	// are created in the datacenter's network folder.
 	Networks []string
+	// Agent, when set, is the host's agent (AddHost_Task); otherwise the
+	// host runs in process.
+	Agent *HostAgent
+	// Certificate is the host's TLS certificate in PEM (config.certificate),
+	// for a host whose agent has its own. When empty the host gets one when
+	// it is added: the server's own in ESX mode, where the server is the
+	// host, otherwise a new self-signed certificate for its name
+	// (host_cert.go).
+	Certificate []byte
 }
 
 // DatastoreSpec describes a datastore a host mounts.

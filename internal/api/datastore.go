@@ -10,6 +10,7 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/vireo-project/vireo/internal/driver"
 	"github.com/vireo-project/vireo/internal/inventory"
 	"github.com/vireo-project/vireo/internal/soap"
 	"github.com/vireo-project/vireo/internal/vim"
@@ -196,25 +197,103 @@ func (s *Service) RefreshHostDatastores(ctx context.Context, host types.ManagedO
 		s.log.Warn("host datastore info", "host", host.Value, "err", err)
 		return false
 	}
+	return s.applyDatastoreFacts(ctx, host, info.Datastores)
+}
+
+// applyDatastoreFacts stores what a host measured of its datastores: their
+// capacity and free space, and whether each is accessible from it (a
+// datastore is accessible while any host reaches it). It writes only when
+// something changed.
+func (s *Service) applyDatastoreFacts(ctx context.Context, host types.ManagedObjectReference, facts []driver.Datastore) bool {
+	h := inventory.Get[mo.HostSystem](s.reg, host)
+	if h == nil || !datastoreFactsChanged(s.reg, h, facts) {
+		return true
+	}
 	now := s.now()
-	err = s.reg.Update(ctx, func(tx *inventory.Txn) error {
+	err := s.reg.Update(ctx, func(tx *inventory.Txn) error {
 		h, ok := tx.Get(host).(*mo.HostSystem)
 		if !ok {
 			return nil
 		}
-		for _, di := range info.Datastores {
+		for _, di := range facts {
 			e := entityNamed(tx, h.Datastore, di.Name)
-			if e == nil || di.CapacityBytes == 0 {
+			if e == nil {
 				continue
 			}
-			setCapacityTxn(tx, e.Self, di.CapacityBytes, di.FreeBytes, now)
+			setAccessibleTxn(tx, e.Self, host, di.Accessible)
+			if di.CapacityBytes != 0 {
+				setCapacityTxn(tx, e.Self, di.CapacityBytes, di.FreeBytes, now)
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		s.log.Warn("store datastore capacity", "host", host.Value, "err", err)
+		s.log.Warn("store datastore facts", "host", host.Value, "err", err)
 	}
 	return err == nil
+}
+
+// datastoreFactsChanged reports whether facts differ from what the
+// inventory holds for host's datastores, enough to be stored.
+func datastoreFactsChanged(objs objReader, h *mo.HostSystem, facts []driver.Datastore) bool {
+	for _, di := range facts {
+		e := entityNamed(objs, h.Datastore, di.Name)
+		if e == nil {
+			continue
+		}
+		ds, ok := objs.Get(e.Self).(*mo.Datastore)
+		if !ok {
+			continue
+		}
+		if mountAccessible(ds, h.Self) != di.Accessible {
+			return true
+		}
+		if di.CapacityBytes != 0 && (ds.Summary.Capacity != di.CapacityBytes || freeSpaceMoved(ds.Summary.FreeSpace, di.FreeBytes, di.CapacityBytes)) {
+			return true
+		}
+	}
+	return false
+}
+
+// mountAccessible reports whether ds is accessible from host.
+func mountAccessible(ds *mo.Datastore, host types.ManagedObjectReference) bool {
+	for _, m := range ds.Host {
+		if m.Key.Value == host.Value {
+			return m.MountInfo.Accessible == nil || *m.MountInfo.Accessible
+		}
+	}
+	return false
+}
+
+// setAccessibleTxn records whether ds is accessible from host; the
+// datastore's summary is accessible while any host reaches it.
+func setAccessibleTxn(tx *inventory.Txn, ref, host types.ManagedObjectReference, accessible bool) {
+	cur, ok := tx.Get(ref).(*mo.Datastore)
+	if !ok || mountAccessible(cur, host) == accessible {
+		return
+	}
+	ds := inventory.Edit[mo.Datastore](tx, ref)
+	reachable := false
+	for i := range ds.Host {
+		m := &ds.Host[i]
+		if m.Key.Value == host.Value {
+			m.MountInfo.Accessible = types.NewBool(accessible)
+			if !accessible {
+				m.MountInfo.InaccessibleReason = "AllPathsDown_Start"
+			} else {
+				m.MountInfo.InaccessibleReason = ""
+			}
+		}
+		if m.MountInfo.Accessible == nil || *m.MountInfo.Accessible {
+			reachable = true
+		}
+	}
+	ds.Summary.Accessible = reachable
+	if !reachable {
+		ds.OverallStatus = types.ManagedEntityStatusRed
+	} else {
+		ds.OverallStatus = types.ManagedEntityStatusGreen
+	}
 }
 
 // setCapacityTxn stores a datastore's measured capacity and free space, and

@@ -121,6 +121,11 @@ func (e *deviceEditor) diskFile(i int, spec *types.VirtualDeviceConfigSpec, fi *
 		}
 		return nil
 	}
+	if d, ok := spec.Device.(*types.VirtualDisk); ok {
+		if b, ok := d.Backing.(*types.VirtualDiskFlatVer2BackingInfo); ok && b.Parent != nil {
+			return vim.NotSupported("Invalid configuration for device '%d': delta disks (a new disk with a parent backing, as govc's -link makes) are not supported yet; attach the disk %s itself (govc: -link=false).", i, b.Parent.FileName)
+		}
+	}
 	if size == 0 {
 		return invalidDevice(i, "a new disk needs a capacity (capacityInKB or capacityInBytes)")
 	}

@@ -181,6 +181,13 @@ func (s *Service) Destroy(ctx context.Context, user string, ref types.ManagedObj
 	for _, f := range td.files {
 		s.deleteVMFiles(ctx, f)
 	}
+	for _, o := range td.gone {
+		if h, ok := o.(*mo.HostSystem); ok && s.agents != nil {
+			if err := s.agents.Remove(ctx, h.Self); err != nil {
+				s.log.Warn("forget host agent", "host", h.Self.Value, "err", err)
+			}
+		}
+	}
 	return nil
 }
 

@@ -41,6 +41,7 @@ func esxAbout(instanceUUID string) types.AboutInfo {
 func esxContent(c types.ServiceContent) types.ServiceContent {
 	c.About = esxAbout(c.About.InstanceUuid)
 	c.RootFolder = ESXRootFolderRef
+	c.CustomizationSpecManager = nil // a vCenter service (customization.go)
 	return c
 }
 

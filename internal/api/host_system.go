@@ -13,6 +13,7 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/vireo-project/vireo/internal/hostconn"
 	"github.com/vireo-project/vireo/internal/inventory"
 	"github.com/vireo-project/vireo/internal/soap"
 	"github.com/vireo-project/vireo/internal/task"
@@ -34,8 +35,8 @@ const (
 
 // AddHost, EnterMaintenanceMode_Task and ExitMaintenanceMode_Task live here;
 // a host is destroyed through ManagedEntity.Destroy_Task (entity.go).
-// AddHost_Task, AddStandaloneHost_Task and the connection methods belong to
-// the host agent issue.
+// AddHost_Task, AddStandaloneHost_Task and the connection methods, for hosts
+// that run `vireo host`, live in host_agent.go.
 func (s *Service) registerHost(t *soap.Table) {
 	soap.Register(t, "HostSystem", "EnterMaintenanceMode_Task", s.enterMaintenanceMode)
 	soap.Register(t, "HostSystem", "ExitMaintenanceMode_Task", s.exitMaintenanceMode)
@@ -100,6 +101,9 @@ func (s *Service) AddHost(ctx context.Context, user string, parent types.Managed
 		h := newHostSystem(ref, name, spec, cr, dss, s.now())
 		h.Network = nets
 		tx.Create(h, true)
+		if spec.Agent != nil {
+			tx.SetMeta(hostconn.MetaKey(ref), spec.Agent.Record.Encode())
+		}
 		c := computeResource(tx.Edit(cr))
 		c.Host = append(c.Host, ref)
 		refreshComputeTxn(tx, cr)
@@ -107,6 +111,9 @@ func (s *Service) AddHost(ctx context.Context, user string, parent types.Managed
 	})
 	if err != nil {
 		return types.ManagedObjectReference{}, err
+	}
+	if spec.Agent != nil {
+		s.agents.Attach(ref, spec.Agent.Client, spec.Agent.Record)
 	}
 	s.RefreshHostDatastores(ctx, ref)
 	dcName := dcNameOf(datacenterOf(s.reg, ref))
@@ -311,6 +318,7 @@ func hostConfig(ref types.ManagedObjectReference, name string, spec HostSpec, ds
 	cfg.Product.Version, cfg.Product.Build = esxVersion, esxBuild
 	cfg.Product.ApiVersion, cfg.Product.LicenseProductVersion = esxVersion+".0", esxVersion
 	cfg.FileSystemVolume = hostFileSystems(dss)
+	cfg.Certificate = spec.Certificate // not the template's; when empty, host_cert.go issues one
 	hostNetworkConfig(cfg.Network, ref, name, spec.Networks)
 	return cfg
 }

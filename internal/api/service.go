@@ -11,6 +11,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vireo-project/vireo/internal/auth"
+	"github.com/vireo-project/vireo/internal/hostconn"
 	"github.com/vireo-project/vireo/internal/inventory"
 	"github.com/vireo-project/vireo/internal/session"
 	"github.com/vireo-project/vireo/internal/soap"
@@ -55,6 +56,12 @@ type Config struct {
 	Users    *auth.Users
 	Tasks    *task.Manager
 	Hosts    HostDirectory
+	// Agents connects hosts that run `vireo host`; nil refuses AddHost_Task.
+	Agents *hostconn.Manager
+	// SimulateAddedHosts makes AddHost_Task and AddStandaloneHost_Task
+	// add an in-process simulated host of the given name instead of
+	// connecting to an agent, as vcsim does (vireo sim).
+	SimulateAddedHosts bool
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -71,6 +78,9 @@ type Service struct {
 	users    *auth.Users
 	tasks    *task.Manager
 	hosts    HostDirectory
+	agents   *hostconn.Manager
+	// simulateAddedHosts: see Config.SimulateAddedHosts.
+	simulateAddedHosts bool
 	now      func() time.Time
 	log      *slog.Logger
 	content  types.ServiceContent
@@ -81,6 +91,9 @@ type Service struct {
 	// vms serializes operations per VM and allocates MAC addresses
 	// (virtual_machine.go); its zero value is ready.
 	vms vmCoordinator
+	// identity is the server's TLS certificate (SetServerIdentity,
+	// host_cert.go); nil when serving plain HTTP.
+	identity ServerIdentity
 }
 
 // New returns a Service for cfg. Call Bootstrap before serving.
@@ -95,7 +108,7 @@ func New(cfg Config) *Service {
 	}
 	s := &Service{
 		reg: cfg.Registry, sessions: cfg.Sessions, users: cfg.Users, tasks: cfg.Tasks,
-		hosts: cfg.Hosts, now: now, log: logger,
+		hosts: cfg.Hosts, agents: cfg.Agents, simulateAddedHosts: cfg.SimulateAddedHosts, now: now, log: logger,
 	}
 	if cfg.InstanceUUID == "" {
 		cfg.InstanceUUID = uuid.NewString()
@@ -104,10 +117,12 @@ func New(cfg Config) *Service {
 	if cfg.ESX {
 		s.content = esxContent(s.content)
 	}
+	s.content = provisioningContent(s.content, cfg.ESX) // vm_check.go
 	s.events = newEventLog(now)
 	s.pc = newCollectors(s)
 	s.mgr = newManagers(s)
 	s.reg.AddHook(hostManagersHook) // host_cfg_managers.go
+	s.reg.AddHook(s.hostCertHook)   // host_cert.go
 	return s
 }
 
@@ -130,6 +145,7 @@ func (s *Service) Register(t *soap.Table) {
 	s.registerComputeResource(t)
 	s.registerResourcePool(t)
 	s.registerHost(t)
+	s.registerHostAgent(t)
 	s.registerDatastore(t)
 	s.registerNetwork(t)
 	s.registerDVS(t)
@@ -143,6 +159,11 @@ func (s *Service) Register(t *soap.Table) {
 	s.registerHostNetworkSystem(t)
 	s.registerHostStorageSystem(t)
 	s.registerEnvironmentBrowser(t)
+	s.registerVMCheckers(t)             // vm_check.go
+	s.registerStorageResourceManager(t) // storage_resource_manager.go
+	s.registerHostCertificateManager(t)
+	s.registerHostTPM(t)
+	s.registerCustomizationSpecManager(t)
 }
 
 // Bootstrap creates the singleton managed objects in memory, and the root
@@ -163,6 +184,12 @@ func (s *Service) Bootstrap(ctx context.Context) error {
 		return err
 	}
 	if err := s.bootstrapHostManagers(ctx); err != nil {
+		return err
+	}
+	if err := s.bootstrapHostCerts(ctx); err != nil {
+		return err
+	}
+	if err := s.loadCustomizationSpecs(ctx); err != nil {
 		return err
 	}
 	return s.mgr.load(ctx)
@@ -204,7 +231,8 @@ func (s *Service) singletons() []mo.Reference {
 	ud.Self = UserDirectoryRef
 	am := &mo.AuthorizationManager{}
 	am.Self = AuthManagerRef
-	return append([]mo.Reference{si, sm, pc, vm, si2, tm, em, om, cf, lm, la, ud, am}, fileSingletons()...)
+	out := append([]mo.Reference{si, sm, pc, vm, si2, tm, em, om, cf, lm, la, ud, am}, fileSingletons()...)
+	return append(out, s.provisioningSingletons()...)
 }
 
 func serviceContent(instanceUUID string) types.ServiceContent {
@@ -241,5 +269,6 @@ func serviceContent(instanceUUID string) types.ServiceContent {
 		FileManager:               p(FileManagerRef),
 		DatastoreNamespaceManager: p(DatastoreNamespaceManagerRef),
 		VirtualDiskManager:        p(VirtualDiskMgrRef),
+		CustomizationSpecManager:  p(CustomizationSpecManagerRef),
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/vireo-project/vireo/internal/agentproto"
 	"github.com/vireo-project/vireo/internal/driver"
 	"github.com/vireo-project/vireo/internal/inventory"
 	"github.com/vireo-project/vireo/internal/soap"
@@ -43,6 +44,7 @@ func (s *Service) registerVirtualMachine(t *soap.Table) {
 	soap.Register(t, "VirtualMachine", "MarkAsVirtualMachine", s.markAsVirtualMachine)
 	soap.Register(t, "VirtualMachine", "UpgradeVM_Task", s.upgradeVM)
 	soap.Register(t, "ClusterComputeResource", "PlaceVm", s.placeVm)
+	s.registerProvisioning(t) // vm_provision.go
 }
 
 // vmCoordinator serializes the operations on each VM and allocates MAC
@@ -223,6 +225,10 @@ func driverFault(vm *mo.VirtualMachine, err error) error {
 		return vim.InvalidState("The virtual machine %s is not registered on its host.", vm.Name)
 	case errors.Is(err, driver.ErrDatastoreNotFound):
 		return vim.NewFault(&types.InvalidDatastore{}, "A datastore of virtual machine %s is not available on its host: %v", vm.Name, err)
+	case errors.Is(err, driver.ErrInvalidSpec):
+		return vim.InvalidArgument("spec", "Virtual machine %s: %v", vm.Name, err)
+	case errors.As(err, new(*agentproto.UnreachableError)):
+		return vim.NewFault(&types.HostNotConnected{}, "Cannot complete operation on %s because its host does not answer: %v", vm.Name, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	}

@@ -65,50 +65,8 @@ func (s *Service) createVM(ctx context.Context, user string, chain int32, folder
 	host *types.ManagedObjectReference, spec types.VirtualMachineConfigSpec) (types.ManagedObjectReference, error) {
 	var none types.ManagedObjectReference
 	spec = vim.DeepCopy(spec)
-	p, err := s.placeVM(folder, pool, host, &spec)
+	ref, vm, err := s.provisionVM(ctx, folder, pool, host, &spec, nil)
 	if err != nil {
-		return none, err
-	}
-	// Creations that could choose the same directory run one at a time.
-	unlock, err := s.vms.lock(ctx, "vmdir:"+p.ds.Name+"/"+p.dir)
-	if err != nil {
-		return none, err
-	}
-	defer unlock()
-	if p.autoDir {
-		p.dir = s.freeVMDir(p.ds.Name, p.dir)
-	}
-	vm, created, err := s.buildVM(p, &spec)
-	if err != nil {
-		return none, err
-	}
-	drv, err := s.hostDriver(p.host.Self)
-	if err != nil {
-		return none, err
-	}
-	if err := drv.Create(ctx, vmDriverSpec(vm)); err != nil {
-		return none, driverFault(vm, err)
-	}
-	var ref types.ManagedObjectReference
-	err = s.reg.Update(ctx, func(tx *inventory.Txn) error {
-		if err := s.checkVMName(tx, folder, vm.Name, none); err != nil {
-			return err
-		}
-		for _, r := range []types.ManagedObjectReference{pool, p.host.Self} {
-			if tx.Get(r) == nil {
-				return vim.ManagedObjectNotFound(r)
-			}
-		}
-		ref = tx.NewRef("VirtualMachine")
-		vm.Self = ref
-		vm.Summary.Vm = &ref
-		vm.ResourceConfig.Entity = &ref
-		tx.Create(vm, true)
-		relinkVMTxn(tx, ref, nil, vmLinks(vm))
-		return nil
-	})
-	if err != nil {
-		s.undoCreate(drv, vm, created, p.autoDir)
 		return none, err
 	}
 	ev := s.vmEventSpec(ref, user, chain)
@@ -120,6 +78,51 @@ func (s *Service) createVM(ctx context.Context, user string, chain int32, folder
 		&types.VmCreatedEvent{VmEvent: vmEvent(tmpl)},
 	)
 	return ref, nil
+}
+
+// provisionVM places and builds the VM spec configures (as createVM does;
+// adjust, when set, changes the built VM first), defines it on its host,
+// adds it to the inventory and writes its configuration file. It returns
+// the VM as committed.
+func (s *Service) provisionVM(ctx context.Context, folder, pool types.ManagedObjectReference, host *types.ManagedObjectReference,
+	spec *types.VirtualMachineConfigSpec, adjust func(vm *mo.VirtualMachine, env *vmEnv) error) (types.ManagedObjectReference, *mo.VirtualMachine, error) {
+	var none types.ManagedObjectReference
+	p, err := s.placeVM(folder, pool, host, spec)
+	if err != nil {
+		return none, nil, err
+	}
+	// Creations that could choose the same directory run one at a time.
+	unlock, err := s.vms.lock(ctx, "vmdir:"+p.ds.Name+"/"+p.dir)
+	if err != nil {
+		return none, nil, err
+	}
+	defer unlock()
+	if p.autoDir {
+		p.dir = s.freeVMDir(p.ds.Name, p.dir)
+	}
+	vm, created, err := s.buildVM(p, spec)
+	if err != nil {
+		return none, nil, err
+	}
+	if adjust != nil {
+		if err := adjust(vm, p.env); err != nil {
+			return none, nil, err
+		}
+	}
+	drv, err := s.hostDriver(p.host.Self)
+	if err != nil {
+		return none, nil, err
+	}
+	if err := drv.Create(ctx, vmDriverSpec(vm)); err != nil {
+		return none, nil, driverFault(vm, err)
+	}
+	ref, err := s.commitNewVM(ctx, vm, pool, p.host.Self)
+	if err != nil {
+		s.undoCreate(drv, vm, created, p.autoDir)
+		return none, nil, err
+	}
+	s.saveVMX(ctx, ref)
+	return ref, vm, nil
 }
 
 // undoCreate has the host forget a VM whose creation failed to commit, and
@@ -194,7 +197,7 @@ func (s *Service) placeVM(folderRef, poolRef types.ManagedObjectReference, hostR
 	}
 	rel = strings.Trim(rel, "/")
 	switch {
-	case strings.HasSuffix(rel, ".vmx"):
+	case strings.HasSuffix(rel, ".vmx"), strings.HasSuffix(rel, ".vmtx"): // .vmtx: a registered template
 		p.dir, p.vmxFile = path.Dir(rel), path.Base(rel)
 		if p.dir == "." {
 			p.dir = ""
@@ -371,18 +374,35 @@ func (s *Service) buildVM(p *vmPlacement, spec *types.VirtualMachineConfigSpec) 
 	c.ExtraConfig = defaultExtraConfig(strings.TrimSuffix(p.vmxFile, ".vmx"))
 	c.Hardware.Device = defaultDevices()
 
+	vm := newVMShell(p.name, p.folder.Self, &p.pool, p.cr, p.host.Self)
+	vm.Config = c
+	created, err := s.configureNewVM(vm, spec, p.env)
+	if err != nil {
+		return nil, nil, err
+	}
+	return vm, created, nil
+}
+
+// newVMShell returns a new VM named name in folder, in resource pool pool
+// (nil for a template) of compute resource cr, powered off on host, as
+// vCenter fills in a VM's entity and runtime properties; it has no
+// configuration yet.
+func newVMShell(name string, folder types.ManagedObjectReference, pool *types.ManagedObjectReference, cr mo.Entity,
+	host types.ManagedObjectReference) *mo.VirtualMachine {
 	vm := &mo.VirtualMachine{}
-	vm.Name = p.name
-	vm.Parent = &p.folder.Self
+	vm.Name = name
+	vm.Parent = &folder
 	vm.OverallStatus, vm.ConfigStatus = types.ManagedEntityStatusGreen, types.ManagedEntityStatusGreen
 	vm.EffectiveRole = []int32{-1}
 	vm.AlarmActionsEnabled = types.NewBool(true)
-	vm.ResourcePool = &p.pool
+	if pool != nil {
+		p := *pool
+		vm.ResourcePool = &p
+	}
 	vm.Capability = defaultCapability()
-	if b := envBrowser(p.cr); b != nil {
+	if b := envBrowser(cr); b != nil {
 		vm.EnvironmentBrowser = *b
 	}
-	host := p.host.Self
 	vm.Runtime = types.VirtualMachineRuntimeInfo{
 		Host:                 &host,
 		ConnectionState:      types.VirtualMachineConnectionStateConnected,
@@ -396,18 +416,25 @@ func (s *Service) buildVM(p *vmPlacement, spec *types.VirtualMachineConfigSpec) 
 		Paused:               types.NewBool(false),
 	}
 	vm.Guest = &types.GuestInfo{}
-	vm.Config = c
-	ch, err := s.applySpec(vm, spec, p.env, true)
+	return vm
+}
+
+// configureNewVM applies spec to a new VM (a shell with its configuration
+// set), fills in its guest, resource configuration and derived properties,
+// and returns the disk files to create for it.
+func (s *Service) configureNewVM(vm *mo.VirtualMachine, spec *types.VirtualMachineConfigSpec, env *vmEnv) ([]driver.Disk, error) {
+	ch, err := s.applySpec(vm, spec, env, true)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	setGuestStopped(vm)
+	c, now := vm.Config, s.now()
 	vm.ResourceConfig = &types.ResourceConfigSpec{
 		ChangeVersion: c.ChangeVersion, LastModified: &now,
 		CpuAllocation: vim.DeepCopy(*c.CpuAllocation), MemoryAllocation: vim.DeepCopy(*c.MemoryAllocation),
 	}
-	p.env.deriveVM(vm, now)
-	return vm, ch.created, nil
+	env.deriveVM(vm, now)
+	return ch.created, nil
 }
 
 // vcenterUUID returns a random UUID whose first byte is first: vCenter's

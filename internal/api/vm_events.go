@@ -20,6 +20,10 @@ var vmEventFormats = map[string]string{
 	"VmGuestStandbyEvent":    "Guest OS standby for {{.Vm.Name}} on {{.Host.Name}} in {{.Datacenter.Name}}",
 	"VmUpgradingEvent":       "Upgrading virtual machine compatibility of {{.Vm.Name}} in {{.Datacenter.Name}} to {{.Version}}",
 	"VmUpgradeCompleteEvent": "Virtual machine compatibility upgraded to {{.Version}}",
+	// vm_provision*.go; the catalog's VmBeingMigratedEvent format is broken.
+	"VmBeingMigratedEvent":     "Relocating {{.Vm.Name}} from {{.Host.Name}}, {{.Ds.Name}} in {{.Datacenter.Name}} to {{.DestHost.Name}}, {{.DestDatastore.Name}} in {{.DestDatacenter.Name}}",
+	"VmBeingRelocatedEvent":    "Relocating {{.Vm.Name}} from {{.Host.Name}}, {{.Ds.Name}} in {{.Datacenter.Name}} to {{.DestHost.Name}}, {{.DestDatastore.Name}} in {{.DestDatacenter.Name}}",
+	"VmResourcePoolMovedEvent": "{{.Vm.Name}} on {{.Host.Name}} moved from {{.OldParent.Name}} to {{.NewParent.Name}} in {{.Datacenter.Name}}",
 }
 
 // eventTemplates caches the parsed fullFormat templates by event type name.

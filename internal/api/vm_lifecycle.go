@@ -31,7 +31,7 @@ func (s *Service) renameVM(ctx *soap.Context, req *types.Rename_Task) (any, erro
 // rename gives vm (the caller holds its lock) a new name, unique in its
 // folder. Its files keep their names, as in vCenter.
 func (s *Service) rename(ctx context.Context, user string, chain int32, vm *mo.VirtualMachine, newName string) error {
-	name, err := vmName(newName)
+	name, err := vmNewName(newName) // vm_provision.go
 	if err != nil {
 		return err
 	}
@@ -54,6 +54,7 @@ func (s *Service) rename(ctx context.Context, user string, chain int32, vm *mo.V
 	if err != nil {
 		return err
 	}
+	s.saveVMX(ctx, vm.Self) // vmx.go
 	s.postVMEvents(s.vmEventSpec(vm.Self, user, chain), &types.VmRenamedEvent{
 		VmEvent: vmEvent(vm.Config.Template), OldName: vm.Name, NewName: name,
 	})
@@ -250,7 +251,7 @@ func (s *Service) moveToHost(ctx context.Context, vm *mo.VirtualMachine, host ty
 // host, then recomputes its derived properties and inventory lists.
 func (s *Service) updateVM(ctx context.Context, ref, host types.ManagedObjectReference, fn func(*mo.VirtualMachine)) error {
 	now := s.now()
-	return s.reg.Update(ctx, func(tx *inventory.Txn) error {
+	err := s.reg.Update(ctx, func(tx *inventory.Txn) error {
 		v := inventory.Edit[mo.VirtualMachine](tx, ref)
 		if v == nil {
 			return vim.ManagedObjectNotFound(ref)
@@ -266,6 +267,10 @@ func (s *Service) updateVM(ctx context.Context, ref, host types.ManagedObjectRef
 		relinkVMTxn(tx, ref, from, vmLinks(v))
 		return nil
 	})
+	if err == nil {
+		s.saveVMX(ctx, ref) // vmx.go
+	}
+	return err
 }
 
 // upgradeVM is VirtualMachine.UpgradeVM_Task: a powered-off VM moves to a

@@ -195,6 +195,13 @@ func (s *Service) power(ctx context.Context, user string, chain int32, vm *mo.Vi
 	if !ok {
 		return vim.InvalidPowerState(from, op.required)
 	}
+	if op == powerOnOp && vm.Runtime.Host != nil {
+		if h := inventory.Get[mo.HostSystem](s.reg, *vm.Runtime.Host); h != nil {
+			if err := hostUsable(h); err != nil {
+				return err
+			}
+		}
+	}
 	drv, err := s.vmDriver(vm)
 	if err != nil {
 		return err
@@ -214,6 +221,9 @@ func (s *Service) power(ctx context.Context, user string, chain int32, vm *mo.Vi
 	// what happened.
 	if op.after != nil && reached != from {
 		s.postVMEvents(ev, withVMEvent(vm, op.after())...)
+	}
+	if op == powerOnOp && reached == poweredOn {
+		s.finishCustomization(ctx, ev, vm.Self) // vm_customize.go
 	}
 	return nil
 }
@@ -357,6 +367,9 @@ func setGuestRunning(vm *mo.VirtualMachine, st driver.VMState) {
 		}
 		if first && st.IPAddress != "" {
 			info.IpAddress = []string{st.IPAddress}
+			info.IpConfig = &types.NetIpConfigInfo{IpAddress: []types.NetIpConfigInfoIpAddress{{
+				IpAddress: st.IPAddress, PrefixLength: guestPrefixLength(vm, st.IPAddress), State: string(types.NetIpConfigInfoIpAddressStatusPreferred),
+			}}}
 			first = false
 		}
 		g.Net = append(g.Net, info)
@@ -467,6 +480,11 @@ func (s *Service) ReconcileVMs(ctx context.Context) error {
 		refs = append(refs, o.Reference())
 		return true
 	})
+	return s.reconcileVMs(ctx, refs)
+}
+
+// reconcileVMs reconciles the VMs refs, each under its lock.
+func (s *Service) reconcileVMs(ctx context.Context, refs []types.ManagedObjectReference) error {
 	var errs []error
 	for _, ref := range refs {
 		_, err := s.withVM(ctx, ref, func(vm *mo.VirtualMachine) (types.AnyType, error) {
@@ -500,9 +518,7 @@ func (s *Service) reconcileVM(ctx context.Context, vm *mo.VirtualMachine) error 
 	case err != nil:
 		return driverFault(vm, err)
 	}
-	running := vm.Guest.ToolsRunningStatus == string(types.VirtualMachineToolsRunningStatusGuestToolsRunning)
-	if string(st.PowerState) == string(vm.Runtime.PowerState) && st.ToolsRunning == running &&
-		vm.Runtime.ConnectionState == types.VirtualMachineConnectionStateConnected {
+	if !vmDiffers(vm, st) {
 		return nil
 	}
 	if err := s.updateVM(ctx, vm.Self, *vm.Runtime.Host, func(v *mo.VirtualMachine) {

@@ -81,6 +81,7 @@ func (s *Service) reconfigure(ctx context.Context, user string, chain int32, vm 
 			s.log.Warn("delete disk file", "vm", vm.Self.Value, "file", f, "err", err)
 		}
 	}
+	s.saveVMX(ctx, vm.Self) // vmx.go
 	s.postVMEvents(s.vmEventSpec(vm.Self, user, chain), &types.VmReconfiguredEvent{
 		VmEvent: vmEvent(next.Config.Template), ConfigSpec: *spec,
 	})
@@ -155,7 +156,11 @@ func (s *Service) applySpec(vm *mo.VirtualMachine, spec *types.VirtualMachineCon
 		return nil, err
 	}
 	if spec.Name != "" {
-		name, err := vmName(spec.Name)
+		rename := vmName
+		if !creating {
+			rename = vmNewName // vm_provision.go
+		}
+		name, err := rename(spec.Name)
 		if err != nil {
 			return nil, err
 		}
@@ -510,11 +515,21 @@ func (s *Service) checkVMName(objs vmGetter, folder types.ManagedObjectReference
 	return nil
 }
 
+// WorkloadOption is the VM option (extraConfig key) naming the workload
+// profile a VM on a simulated host follows: idle (the default), steady:N,
+// bursty or diurnal.
+const WorkloadOption = "vireo.workload"
+
 // vmDriverSpec returns what the host's driver needs to know of vm.
 func vmDriverSpec(vm *mo.VirtualMachine) driver.VMSpec {
 	c := vm.Config
 	spec := driver.VMSpec{
 		ID: vmInstanceID(vm), Name: c.Name, NumCPU: c.Hardware.NumCPU, MemoryMB: int64(c.Hardware.MemoryMB), GuestID: c.GuestId,
+	}
+	for _, o := range c.ExtraConfig {
+		if ov := o.GetOptionValue(); ov.Key == WorkloadOption {
+			spec.Workload, _ = ov.Value.(string)
+		}
 	}
 	if dir := vmDirOf(c.Files.VmPathName); !strings.HasSuffix(dir, "] ") {
 		spec.Dir = strings.TrimSuffix(dir, "/")
@@ -530,8 +545,13 @@ func vmDriverSpec(vm *mo.VirtualMachine) driver.VMSpec {
 		case types.BaseVirtualEthernetCard:
 			nic := x.GetVirtualEthernetCard()
 			spec.NICs = append(spec.NICs, driver.NIC{Network: deviceSummary(d, ""), MAC: nic.MacAddress})
+		case *types.VirtualCdrom:
+			if b, ok := x.Backing.(*types.VirtualCdromIsoBackingInfo); ok && b.FileName != "" {
+				spec.ISOs = append(spec.ISOs, b.FileName)
+			}
 		}
 	}
+	spec.Identity = guestIdentity(vm) // vm_customize.go
 	return spec
 }
 

@@ -26,6 +26,9 @@ type Config struct {
 	SessionIdle time.Duration
 	// PowerDelay is how long a simulated power operation takes.
 	PowerDelay time.Duration
+	// HostTimeout is how long a host agent may stay silent before its host
+	// is not responding; zero means agentproto.HeartbeatTimeout.
+	HostTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives the server's logs; nil means slog.Default().

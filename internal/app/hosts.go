@@ -1,6 +1,8 @@
 package app
 
 import (
+	"context"
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"sync"
@@ -9,13 +11,34 @@ import (
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 
+	"github.com/vireo-project/vireo/internal/agent"
+	"github.com/vireo-project/vireo/internal/agentproto"
 	"github.com/vireo-project/vireo/internal/driver"
 	"github.com/vireo-project/vireo/internal/driver/sim"
+	"github.com/vireo-project/vireo/internal/hostconn"
 	"github.com/vireo-project/vireo/internal/inventory"
 )
 
-// simHosts runs every host of the inventory as an in-process simulated host
-// whose state lives under the data directory.
+// hostDirectory gives each host's driver: its agent's client for a host
+// added with AddHost_Task, an in-process simulated host otherwise.
+type hostDirectory struct {
+	agents *hostconn.Manager
+	local  *simHosts
+}
+
+// Driver implements api.HostDirectory.
+func (d hostDirectory) Driver(ref types.ManagedObjectReference) (driver.Driver, bool) {
+	if d.agents.Known(ref) {
+		return d.agents.Driver(ref)
+	}
+	return d.local.Driver(ref)
+}
+
+// simHosts runs every host of the inventory that has no agent of its own
+// as an in-process simulated host whose state lives under the data
+// directory. Each is served by an in-process agent (internal/agent), and
+// the server drives it through the agent protocol's client, as it drives
+// remote hosts: only the transport differs.
 type simHosts struct {
 	reg        *inventory.Registry
 	dir        string
@@ -25,25 +48,29 @@ type simHosts struct {
 	// made holds the datastore directories known to exist, so a file
 	// operation does not stat every mounted datastore.
 	made sync.Map
+	// secret is root's password on every in-process agent, made at start.
+	secret string
 	// mu guards drivers.
 	mu      sync.Mutex
-	drivers map[string]*sim.Driver
+	drivers map[string]*agentproto.Client
 }
 
 func newSimHosts(reg *inventory.Registry, dataDir string, powerDelay time.Duration, now func() time.Time) *simHosts {
-	return &simHosts{reg: reg, dir: dataDir, powerDelay: powerDelay, now: now, drivers: map[string]*sim.Driver{}}
+	return &simHosts{reg: reg, dir: dataDir, powerDelay: powerDelay, now: now, secret: rand.Text(),
+		drivers: map[string]*agentproto.Client{}}
 }
 
-// Driver implements api.HostDirectory.
+// Driver implements api.HostDirectory. A host a user disconnected has
+// none until it is reconnected.
 func (h *simHosts) Driver(ref types.ManagedObjectReference) (driver.Driver, bool) {
+	host, ok := h.reg.Get(ref).(*mo.HostSystem)
+	if !ok || host.Runtime.ConnectionState == types.HostSystemConnectionStateDisconnected {
+		return nil, false
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if d, ok := h.drivers[ref.Value]; ok {
 		return d, true
-	}
-	host, ok := h.reg.Get(ref).(*mo.HostSystem)
-	if !ok {
-		return nil, false
 	}
 	cfg := sim.Config{
 		Name:          host.Name,
@@ -57,8 +84,16 @@ func (h *simHosts) Driver(ref types.ManagedObjectReference) (driver.Driver, bool
 	if err != nil {
 		return nil, false
 	}
-	h.drivers[ref.Value] = d
-	return d, true
+	a, err := agent.New(agent.Config{Driver: d, Password: h.secret, Now: h.now})
+	if err != nil {
+		return nil, false
+	}
+	c := agentproto.NewClient(host.Name, agentproto.DialOptions{Transport: agent.Transport(a)})
+	if _, err := c.Login(context.Background(), agentproto.LoginRequest{User: agentproto.RootUser, Password: h.secret}); err != nil {
+		return nil, false
+	}
+	h.drivers[ref.Value] = c
+	return c, true
 }
 
 // describe sizes a simulated host as its HostSystem says, and gives it its

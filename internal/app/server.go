@@ -16,6 +16,7 @@ import (
 	"github.com/vireo-project/vireo/internal/api"
 	"github.com/vireo-project/vireo/internal/auth"
 	"github.com/vireo-project/vireo/internal/dsfile"
+	"github.com/vireo-project/vireo/internal/hostconn"
 	"github.com/vireo-project/vireo/internal/inventory"
 	"github.com/vireo-project/vireo/internal/session"
 	"github.com/vireo-project/vireo/internal/soap"
@@ -35,11 +36,15 @@ type Server struct {
 	tasks    *task.Manager
 	svc      *api.Service
 	hosts    *simHosts
+	agents   *hostconn.Manager
 
 	ln   net.Listener
 	http *http.Server
 	url  string
 	cert tls.Certificate
+	// tlsID serves cert, or the certificate that replaced it (in ESX mode
+	// the host's InstallServerCertificate does); nil with PlainHTTP.
+	tlsID *tlsutil.Identity
 	// FirstRun is true when this start created the data directory's
 	// inventory; AdminPassword is then the administrator's password.
 	FirstRun      bool
@@ -98,12 +103,20 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.sessions = session.NewManager(cfg.Now, cfg.SessionIdle)
 	s.tasks = task.NewManager(s.reg, cfg.Now, logger)
 	s.hosts = newSimHosts(s.reg, cfg.DataDir, cfg.PowerDelay, cfg.Now)
+	s.agents = hostconn.New(hostconn.Config{Registry: s.reg, Logger: logger, Timeout: cfg.HostTimeout})
 	s.svc = api.New(api.Config{
-		Registry: s.reg, Sessions: s.sessions, Users: s.users, Tasks: s.tasks, Hosts: s.hosts,
+		Registry: s.reg, Sessions: s.sessions, Users: s.users, Tasks: s.tasks,
+		Hosts: hostDirectory{agents: s.agents, local: s.hosts}, Agents: s.agents, SimulateAddedHosts: cfg.Sim != nil,
 		Now: cfg.Now, Logger: logger, InstanceUUID: instanceUUID(cfg.DataDir),
 		ESX: cfg.Sim != nil && cfg.Sim.ESX,
 	})
 	if err = s.svc.Bootstrap(ctx); err != nil {
+		return nil, err
+	}
+	// Agent hosts answer in the background; each is reconciled when its
+	// first heartbeat arrives.
+	s.agents.SetObserver(s.svc)
+	if err = s.agents.Load(ctx); err != nil {
 		return nil, err
 	}
 	// The hosts own runtime facts: take their word for every VM's state
@@ -131,7 +144,15 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		if s.cert, err = tlsutil.LoadOrCreate(certFile, keyFile, []string{hostOf(cfg.Listen)}); err != nil {
 			return nil, err
 		}
-		s.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{s.cert}, MinVersion: tls.VersionTLS12}
+		ownFiles, ownKey := certFile, keyFile // a replacement is written to the generated files only
+		if cfg.TLSCert != "" {
+			ownFiles, ownKey = "", ""
+		}
+		s.tlsID = tlsutil.NewIdentity(s.cert, ownFiles, ownKey)
+		s.http.TLSConfig = &tls.Config{GetCertificate: s.tlsID.GetCertificate, MinVersion: tls.VersionTLS12}
+		if err = s.svc.SetServerIdentity(ctx, s.tlsID); err != nil {
+			return nil, err
+		}
 		scheme = "https"
 	}
 	s.url = fmt.Sprintf("%s://%s/sdk", scheme, s.ln.Addr().String())
@@ -183,8 +204,16 @@ func (s *Server) URL() string { return s.url }
 // Service returns the API service (for in-process inventory building).
 func (s *Server) Service() *api.Service { return s.svc }
 
+// Agents returns the connections to host agents.
+func (s *Server) Agents() *hostconn.Manager { return s.agents }
+
 // Thumbprint returns the SHA-1 thumbprint of the server certificate.
-func (s *Server) Thumbprint() string { return tlsutil.Thumbprint(s.cert) }
+func (s *Server) Thumbprint() string {
+	if s.tlsID == nil {
+		return ""
+	}
+	return tlsutil.Thumbprint(s.tlsID.Certificate())
+}
 
 // Close stops serving and releases the data directory.
 func (s *Server) Close() {
@@ -197,6 +226,9 @@ func (s *Server) Close() {
 	}
 	if s.cancel != nil {
 		s.cancel()
+	}
+	if s.agents != nil {
+		s.agents.Close()
 	}
 	if s.tasks != nil {
 		s.tasks.Close()

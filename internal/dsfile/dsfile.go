@@ -11,6 +11,7 @@ package dsfile
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -108,6 +109,13 @@ func serveFile(w http.ResponseWriter, r *http.Request, files driver.Files, p str
 
 func putFile(w http.ResponseWriter, r *http.Request, files driver.Files, p string) {
 	_, statErr := files.Stat(r.Context(), p)
+	// As on ESX, an upload creates the directories on its path.
+	if dir := parentPath(p); dir != "" {
+		if err := files.Mkdir(r.Context(), dir, true); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	f, err := files.CreateFile(r.Context(), p)
 	if err != nil {
 		writeError(w, err)
@@ -115,7 +123,7 @@ func putFile(w http.ResponseWriter, r *http.Request, files driver.Files, p strin
 	}
 	if _, err := io.Copy(f, r.Body); err != nil {
 		f.Close()
-		http.Error(w, "500 Internal Server Error: writing "+p+": "+err.Error(), http.StatusInternalServerError)
+		writeError(w, fmt.Errorf("writing %s: %w", p, err))
 		return
 	}
 	if err := f.Close(); err != nil {
@@ -149,4 +157,14 @@ func faultMessage(err error) string {
 		return f.Msg
 	}
 	return err.Error()
+}
+
+// parentPath returns the datastore path of p's directory ("[ds] a/b" for
+// "[ds] a/b/c"), or "" when p is at the datastore's root.
+func parentPath(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
 }

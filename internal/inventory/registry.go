@@ -197,7 +197,7 @@ func (r *Registry) Update(ctx context.Context, fn func(tx *Txn) error) (err erro
 	var b store.Batch
 	for _, id := range tx.order {
 		m := tx.mods[id]
-		if !m.persist {
+		if !m.persist || (tx.volatile && m.obj != nil && r.objs[id] != nil) {
 			continue
 		}
 		if m.obj == nil {
@@ -268,7 +268,16 @@ type Txn struct {
 	meta   map[string]string
 	nextID int64
 	aborts []func()
+	// volatile: edits are published but not stored (see Volatile).
+	volatile bool
 }
+
+// Volatile marks this transaction's edits of existing objects as runtime
+// figures (quick statistics, say) that are published to subscribers but
+// not written to the store: they are measured again after a restart. The
+// next stored change of such an object stores them with it. Creations,
+// deletions and settings are stored as usual.
+func (tx *Txn) Volatile() { tx.volatile = true }
 
 type mod struct {
 	obj     mo.Reference // nil: deleted

@@ -326,3 +326,48 @@ func TestSupertypeFromMoStructs(t *testing.T) {
 		t.Error("IsA(HostSystem, ExtensibleManagedObject) = false")
 	}
 }
+
+func TestVolatileEditsArePublishedNotStored(t *testing.T) {
+	ctx := context.Background()
+	ms := newMemStore()
+	r := New(ms)
+	var ref types.ManagedObjectReference
+	if err := r.Update(ctx, func(tx *Txn) error { ref = newFolder(tx, "a").Self; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	r.Subscribe(func(_ uint64, cs []Change) {
+		for _, c := range cs {
+			seen = append(seen, c.New.(*mo.Folder).Name)
+		}
+	})
+	err := r.Update(ctx, func(tx *Txn) error {
+		tx.Volatile()
+		Edit[mo.Folder](tx, ref).Name = "volatile"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Get[mo.Folder](r, ref).Name; got != "volatile" || len(seen) != 1 {
+		t.Fatalf("published name %q, changes seen %v", got, seen)
+	}
+	r2 := New(ms)
+	if err := r2.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := Get[mo.Folder](r2, ref).Name; got != "a" {
+		t.Fatalf("stored name after a volatile edit = %q, want the last stored %q", got, "a")
+	}
+	// The next stored change stores the volatile value with it.
+	if err := r.Update(ctx, func(tx *Txn) error { Edit[mo.Folder](tx, ref).OverallStatus = "green"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	r3 := New(ms)
+	if err := r3.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := Get[mo.Folder](r3, ref); got.Name != "volatile" || got.OverallStatus != "green" {
+		t.Fatalf("stored folder = %q/%q", got.Name, got.OverallStatus)
+	}
+}

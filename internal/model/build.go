@@ -51,7 +51,10 @@ func Build(ctx context.Context, svc *api.Service, m Model) error {
 			nfolder++
 		}
 	}
-	return b.machines(ctx)
+	if err := b.machines(ctx); err != nil {
+		return err
+	}
+	return b.customizationSpecs(ctx) // customization.go
 }
 
 // builder carries a Build in progress.
@@ -101,7 +104,13 @@ func (b *builder) datacenter(ctx context.Context, ndc int, inFolder bool, fName 
 	}
 	f := b.folders(dcRef)
 	for npod := range m.Pod {
-		if _, err := svc.CreateStoragePod(ctx, User, f.datastore, name(dcName+"_POD", npod)); err != nil {
+		pod, err := svc.CreateStoragePod(ctx, User, f.datastore, name(dcName+"_POD", npod))
+		if err != nil {
+			return err
+		}
+		// vcsim's pods have Storage DRS on, ready for initial placement.
+		on := types.StorageDrsConfigSpec{PodConfigSpec: &types.StorageDrsPodConfigSpec{Enabled: types.NewBool(true)}}
+		if err := svc.ConfigureStorageDrsForPod(ctx, pod, on, true); err != nil {
 			return err
 		}
 	}

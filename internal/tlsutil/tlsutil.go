@@ -14,8 +14,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,9 +42,8 @@ func generate(certFile, keyFile string, hosts []string) error {
 	if err != nil {
 		return fmt.Errorf("tlsutil: key: %w", err)
 	}
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
+		SerialNumber:          serialNumber(),
 		Subject:               pkix.Name{CommonName: "vireo", Organization: []string{"Vireo"}},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().AddDate(10, 0, 0),
@@ -55,13 +52,7 @@ func generate(certFile, keyFile string, hosts []string) error {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	for _, h := range append(hosts, "localhost", "127.0.0.1") {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else if h != "" {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
+	tmpl.DNSNames, tmpl.IPAddresses = SplitNames(append(hosts, "localhost", "127.0.0.1"))
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		return fmt.Errorf("tlsutil: certificate: %w", err)

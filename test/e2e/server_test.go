@@ -57,6 +57,7 @@ type server struct {
 type serverConfig struct {
 	demo    bool
 	dataDir string // "" makes a new one
+	args    []string
 }
 
 // startServer starts `vireo serve` on a free loopback port and waits until it
@@ -91,6 +92,7 @@ func launch(cfg serverConfig, dir string) (*server, error) {
 	if cfg.demo {
 		args = append(args, "--demo")
 	}
+	args = append(args, cfg.args...)
 	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
