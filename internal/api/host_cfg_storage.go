@@ -20,6 +20,7 @@ func (s *Service) registerHostStorageSystem(t *soap.Table) {
 	soap.Register(t, "HostStorageSystem", "RescanVmfs", s.rescanVmfs)
 	soap.Register(t, "HostStorageSystem", "RefreshStorageSystem", s.refreshStorageSystem)
 	soap.Register(t, "HostDatastoreSystem", "QueryAvailableDisksForVmfs", s.queryAvailableDisksForVmfs)
+	s.registerHostDatastoreSystem(t)
 	soap.Register(t, "HostVirtualNicManager", "QueryNetConfig", s.queryNetConfig)
 	soap.Register(t, "HostVirtualNicManager", "SelectVnicForNicType", s.selectVnicForNicType)
 	soap.Register(t, "HostVirtualNicManager", "DeselectVnicForNicType", s.deselectVnicForNicType)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vireo-project/vireo/internal/agent"
 	"github.com/vireo-project/vireo/internal/agentproto"
+	"github.com/vireo-project/vireo/internal/api"
 	"github.com/vireo-project/vireo/internal/driver"
 	"github.com/vireo-project/vireo/internal/driver/sim"
 	"github.com/vireo-project/vireo/internal/hostconn"
@@ -132,6 +133,9 @@ func (h *simHosts) mounts(host types.ManagedObjectReference, root string) map[st
 			continue
 		}
 		dir := DatastoreDir(root, ds.Self)
+		if p, ok := api.LocalDatastorePath(ds); ok {
+			dir = p
+		}
 		if _, made := h.made.Load(dir); !made {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				continue
