@@ -81,11 +81,11 @@ type Service struct {
 	agents   *hostconn.Manager
 	// simulateAddedHosts: see Config.SimulateAddedHosts.
 	simulateAddedHosts bool
-	now      func() time.Time
-	log      *slog.Logger
-	content  types.ServiceContent
-	events   *eventLog
-	pc       *collectors
+	now                func() time.Time
+	log                *slog.Logger
+	content            types.ServiceContent
+	events             *eventLog
+	pc                 *collectors
 	// mgr holds the service managers' state (mgr_managers.go).
 	mgr *managers
 	// vms serializes operations per VM and allocates MAC addresses
