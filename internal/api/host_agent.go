@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
@@ -338,7 +339,7 @@ func (s *Service) HostReport(ctx context.Context, host types.ManagedObjectRefere
 			continue
 		}
 		st, ok := reported[vmInstanceID(vm)]
-		if ok && !vmDiffers(vm, st) {
+		if ok && !vmDiffers(vm, st, s.now()) {
 			continue
 		}
 		if !ok && vm.Runtime.ConnectionState == types.VirtualMachineConnectionStateOrphaned {
@@ -355,13 +356,14 @@ func (s *Service) HostReport(ctx context.Context, host types.ManagedObjectRefere
 
 // vmDiffers reports whether a host's report of vm differs from the
 // inventory in what reconcileVM updates.
-func vmDiffers(vm *mo.VirtualMachine, st driver.VMState) bool {
+func vmDiffers(vm *mo.VirtualMachine, st driver.VMState, now time.Time) bool {
 	running := vm.Guest != nil && vm.Guest.ToolsRunningStatus == string(types.VirtualMachineToolsRunningStatusGuestToolsRunning)
 	if string(st.PowerState) != string(vm.Runtime.PowerState) || st.ToolsRunning != running ||
 		vm.Runtime.ConnectionState != types.VirtualMachineConnectionStateConnected {
 		return true
 	}
-	if running && (vm.Guest.IpAddress != st.IPAddress || vm.Guest.HostName != st.HostName) {
+	if running && (vm.Guest.IpAddress != st.IPAddress || vm.Guest.HostName != st.HostName ||
+		vm.Guest.AppHeartbeatStatus != appHeartbeatStatus(st, now)) {
 		return true
 	}
 	return false

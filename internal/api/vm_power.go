@@ -314,7 +314,7 @@ func applyRuntime(vm *mo.VirtualMachine, host *mo.HostSystem, st driver.VMState,
 		}
 	}
 	if ps == poweredOn && st.ToolsRunning {
-		setGuestRunning(vm, st)
+		setGuestRunning(vm, st, now)
 	} else {
 		setGuestStopped(vm)
 	}
@@ -323,9 +323,30 @@ func applyRuntime(vm *mo.VirtualMachine, host *mo.HostSystem, st driver.VMState,
 // toolsVersionString is toolsVersionRunning as guest.toolsVersion shows it.
 var toolsVersionString = strconv.Itoa(toolsVersionRunning)
 
+// appHeartbeatTimeout is how long after software in a guest last sent an
+// application heartbeat its application still counts as alive.
+const appHeartbeatTimeout = 30 * time.Second
+
+// appHeartbeatStatus is guest.appHeartbeatStatus for a guest's report:
+// gray while no application in it sends heartbeats, the status it reports
+// (green unless it says otherwise) while they arrive, and red once they
+// stopped, which is what vSphere HA's application monitoring acts on.
+func appHeartbeatStatus(st driver.VMState, now time.Time) string {
+	switch {
+	case st.AppHeartbeat.IsZero():
+		return string(types.VirtualMachineAppHeartbeatStatusTypeAppStatusGray)
+	case now.Sub(st.AppHeartbeat) > appHeartbeatTimeout:
+		return string(types.VirtualMachineAppHeartbeatStatusTypeAppStatusRed)
+	case st.AppStatus != "":
+		return st.AppStatus
+	}
+	return string(types.VirtualMachineAppHeartbeatStatusTypeAppStatusGreen)
+}
+
 // setGuestRunning fills vm's guest information from a running guest's
-// report: tools running, heartbeat green, host name, addresses.
-func setGuestRunning(vm *mo.VirtualMachine, st driver.VMState) {
+// report: tools running, heartbeat green, host name, addresses and the
+// application heartbeat.
+func setGuestRunning(vm *mo.VirtualMachine, st driver.VMState, now time.Time) {
 	c := vm.Config
 	if c.Tools == nil {
 		c.Tools = &types.ToolsConfigInfo{}
@@ -345,7 +366,7 @@ func setGuestRunning(vm *mo.VirtualMachine, st driver.VMState) {
 		HostName:             st.HostName,
 		IpAddress:            st.IPAddress,
 		GuestState:           string(types.VirtualMachineGuestStateRunning),
-		AppHeartbeatStatus:   string(types.VirtualMachineAppHeartbeatStatusTypeAppStatusGray),
+		AppHeartbeatStatus:   appHeartbeatStatus(st, now),
 		GuestKernelCrashed:   types.NewBool(false),
 		AppState:             string(types.GuestInfoAppStateTypeNone),
 		GuestOperationsReady: types.NewBool(true),
@@ -518,7 +539,7 @@ func (s *Service) reconcileVM(ctx context.Context, vm *mo.VirtualMachine) error 
 	case err != nil:
 		return driverFault(vm, err)
 	}
-	if !vmDiffers(vm, st) {
+	if !vmDiffers(vm, st, s.now()) {
 		return nil
 	}
 	if err := s.updateVM(ctx, vm.Self, *vm.Runtime.Host, func(v *mo.VirtualMachine) {
