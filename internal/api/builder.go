@@ -29,6 +29,9 @@ type HostSpec struct {
 	// Agent, when set, is the host's agent (AddHost_Task); otherwise the
 	// host runs in process.
 	Agent *HostAgent
+	// Vendor, Model, CPUModel and UUID describe the machine, as its agent
+	// reports it; empty ones keep the captured ESXi host's values.
+	Vendor, Model, CPUModel, UUID string
 	// Certificate is the host's TLS certificate in PEM (config.certificate),
 	// for a host whose agent has its own. When empty the host gets one when
 	// it is added: the server's own in ESX mode, where the server is the

@@ -114,7 +114,8 @@ func (s *Service) dialAgent(ctx context.Context, spec *types.HostConnectSpec) (H
 
 // hostSpecOf sizes a host from the facts its agent reports.
 func hostSpecOf(name string, info driver.HostInfo) HostSpec {
-	hs := HostSpec{Name: name, NumCPU: info.NumCores, CPUMHz: info.CPUMHz, MemoryMB: info.MemoryBytes >> 20, Networks: info.Networks}
+	hs := HostSpec{Name: name, NumCPU: info.NumCores, CPUMHz: info.CPUMHz, MemoryMB: info.MemoryBytes >> 20, Networks: info.Networks,
+		Vendor: info.Vendor, Model: info.Model, CPUModel: info.CPUModel, UUID: info.UUID}
 	for _, d := range info.Datastores {
 		hs.Datastores = append(hs.Datastores, DatastoreSpec{Name: d.Name, Shared: d.Shared})
 	}

@@ -291,6 +291,20 @@ func hostHardware(spec HostSpec) *types.HostHardwareInfo {
 		}
 	}
 	hw.MemorySize = spec.MemoryMB << 20
+	if spec.Vendor != "" {
+		hw.SystemInfo.Vendor = spec.Vendor
+	}
+	if spec.Model != "" {
+		hw.SystemInfo.Model = spec.Model
+	}
+	if spec.UUID != "" {
+		hw.SystemInfo.Uuid = spec.UUID
+	}
+	if spec.CPUModel != "" {
+		for i := range hw.CpuPkg {
+			hw.CpuPkg[i].Description = spec.CPUModel
+		}
+	}
 	return hw
 }
 

@@ -183,6 +183,10 @@ func TestHostAgents(t *testing.T) {
 		t.Fatalf("connection state after add = %q", got)
 	}
 	mustContainLine(t, "datastores", srv.govc(t, "ls", "/"+demoDC+"/datastore"), "/"+demoDC+"/datastore/shared")
+	// The host is described by its agent's facts.
+	if got := srv.collect(t, hostPath, "summary.hardware.vendor"); got != "Vireo" {
+		t.Fatalf("host vendor = %q, want the sim backend's %q", got, "Vireo")
+	}
 
 	// A VM on the agent's host: its disk lands in the agent's directory.
 	srv.govc(t, "vm.create", "-host", hostPath, "-pool", cluster+"/Resources", "-ds", "shared", "-disk", "1MB", "-on=false", "web")
