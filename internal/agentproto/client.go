@@ -289,7 +289,7 @@ func (c *Client) Stream(ctx context.Context) (*Stream, error) {
 		return nil, decodeResponse(resp, nil)
 	}
 	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
+	sc.Buffer(make([]byte, 0, 4<<10), 64<<20)
 	return &Stream{body: resp.Body, sc: sc}, nil
 }
 

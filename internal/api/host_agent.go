@@ -321,7 +321,7 @@ func (s *Service) HostConnection(ctx context.Context, host types.ManagedObjectRe
 // no longer knows becomes orphaned.
 func (s *Service) HostReport(ctx context.Context, host types.ManagedObjectReference, msg agentproto.Message) {
 	h := inventory.Get[mo.HostSystem](s.reg, host)
-	if h == nil {
+	if h == nil || h.Runtime.ConnectionState == types.HostSystemConnectionStateDisconnected {
 		return
 	}
 	if msg.Host != nil {

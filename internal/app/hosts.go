@@ -51,6 +51,9 @@ type simHosts struct {
 	made sync.Map
 	// secret is root's password on every in-process agent, made at start.
 	secret string
+	// follow, when set, is told of each in-process agent's client as it is
+	// made, to follow its heartbeats (hostconn.Manager.AttachLocal).
+	follow func(types.ManagedObjectReference, *agentproto.Client)
 	// mu guards drivers.
 	mu      sync.Mutex
 	drivers map[string]*agentproto.Client
@@ -94,6 +97,9 @@ func (h *simHosts) Driver(ref types.ManagedObjectReference) (driver.Driver, bool
 		return nil, false
 	}
 	h.drivers[ref.Value] = c
+	if h.follow != nil {
+		h.follow(ref, c)
+	}
 	return c, true
 }
 

@@ -104,6 +104,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.tasks = task.NewManager(s.reg, cfg.Now, logger)
 	s.hosts = newSimHosts(s.reg, cfg.DataDir, cfg.PowerDelay, cfg.Now)
 	s.agents = hostconn.New(hostconn.Config{Registry: s.reg, Logger: logger, Timeout: cfg.HostTimeout})
+	s.hosts.follow = s.agents.AttachLocal
 	s.svc = api.New(api.Config{
 		Registry: s.reg, Sessions: s.sessions, Users: s.users, Tasks: s.tasks,
 		Hosts: hostDirectory{agents: s.agents, local: s.hosts}, Agents: s.agents, SimulateAddedHosts: cfg.Sim != nil,

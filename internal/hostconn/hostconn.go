@@ -40,6 +40,9 @@ type Record struct {
 	Token string `json:"token"`
 	// Disconnected is set while a user has the host disconnected.
 	Disconnected bool `json:"disconnected,omitempty"`
+	// local marks an in-process host (AttachLocal): never stored, never
+	// declared not responding.
+	local bool
 }
 
 // Encode returns r as stored.
@@ -183,12 +186,21 @@ func (m *Manager) Dial(ctx context.Context, address, thumbprint, user, password 
 	return c, res, err
 }
 
-// Known reports whether host is an agent-backed host.
+// Known reports whether host is a remote agent's host (not in process).
 func (m *Manager) Known(host types.ManagedObjectReference) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	_, ok := m.hosts[host.Value]
-	return ok
+	hc, ok := m.hosts[host.Value]
+	return ok && !hc.rec.local
+}
+
+// AttachLocal follows an in-process host's agent, whose client speaks the
+// protocol without a network: its reports reach the observer as a remote
+// host's do. Nothing is stored (the server attaches its in-process hosts
+// again at every start) and the host is never declared not responding: it
+// cannot fail apart from the server.
+func (m *Manager) AttachLocal(host types.ManagedObjectReference, c *agentproto.Client) {
+	m.Attach(host, c, Record{local: true})
 }
 
 // Record returns host's record.
@@ -316,6 +328,9 @@ func (m *Manager) Remove(ctx context.Context, host types.ManagedObjectReference)
 		hc.stop()
 		<-hc.done
 	}
+	if hc.rec.local {
+		return nil
+	}
 	return m.cfg.Registry.Update(ctx, func(tx *inventory.Txn) error {
 		tx.SetMeta(MetaKey(host), "")
 		return nil
@@ -380,7 +395,11 @@ func (m *Manager) monitor(ctx context.Context, hc *conn) {
 		smu    sync.Mutex
 		stream *agentproto.Stream
 	)
-	watchdog := time.AfterFunc(m.cfg.Timeout, func() {
+	timeout := m.cfg.Timeout
+	if hc.rec.local {
+		timeout = 1<<63 - 1 // in-process hosts always respond
+	}
+	watchdog := time.AfterFunc(timeout, func() {
 		m.setResponding(ctx, hc, false)
 		smu.Lock()
 		if stream != nil {
@@ -412,7 +431,7 @@ func (m *Manager) monitor(ctx context.Context, hc *conn) {
 			if err != nil {
 				break
 			}
-			watchdog.Reset(m.cfg.Timeout)
+			watchdog.Reset(timeout)
 			m.count(hc, msg)
 			m.setResponding(ctx, hc, true)
 			if m.obs != nil {

@@ -30,6 +30,12 @@ var volatile = map[string]string{
 	// Counters of time passing, not state: they grow between the two reads.
 	"VirtualMachine:summary.quickStats.uptimeSeconds": "grows with time",
 	"HostSystem:summary.quickStats.uptime":            "grows with time",
+	// Measurements: each host's 20-second samples set them, and they are
+	// measured again, not stored, after a restart (Txn.Volatile).
+	"VirtualMachine:summary.quickStats.overallCpuUsage":  "a host's sample",
+	"VirtualMachine:summary.quickStats.guestMemoryUsage": "a host's sample",
+	"HostSystem:summary.quickStats.overallCpuUsage":      "a host's sample",
+	"HostSystem:summary.quickStats.overallMemoryUsage":   "a host's sample",
 }
 
 // TestDurability builds inventory with the govmomi client, kills the server

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -193,6 +194,9 @@ func TestHostAgents(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(shared, "web", "web.vmdk")); err != nil {
 		t.Fatalf("the VM's disk is not on the agent's datastore: %v", err)
 	}
+	srv.govc(t, "vm.change", "-vm", "web", "-e", "vireo.workload=steady:40")
+	errOut = srv.govcFail(t, "vm.change", "-vm", "web", "-e", "vireo.workload=sometimes")
+	mustMatch(t, "an unknown workload profile", errOut, `workload profile "sometimes"`)
 	srv.govc(t, "vm.power", "-on", "web")
 	vmPath := "/" + demoDC + "/vm/web"
 
@@ -279,6 +283,15 @@ func TestHostAgents(t *testing.T) {
 	if got := srv2.collect(t, vmPath, "runtime.powerState"); got != "poweredOn" {
 		t.Fatalf("VM power state after the server restart = %q", got)
 	}
+	// The agent's first message after the reconnect carries a performance
+	// sample: the VM's steady:40 profile is 40% (±2) of one 2600 MHz vCPU.
+	waitFor(t, "VM usage from the host's sample", 15*time.Second, func() string {
+		got := srv2.collect(t, vmPath, "summary.quickStats.overallCpuUsage")
+		if mhz, err := strconv.Atoi(got); err != nil || mhz < 988 || mhz > 1092 {
+			return "overallCpuUsage " + got
+		}
+		return ""
+	})
 	srv2.govc(t, "vm.power", "-off", "web")
 
 	// Disconnect and reconnect by hand.
