@@ -307,4 +307,18 @@ func TestHostAgents(t *testing.T) {
 	if got := srv2.collect(t, vmPath, "runtime.powerState"); got != "poweredOn" {
 		t.Fatalf("power on after reconnect: %q", got)
 	}
+
+	// Removing the host (in maintenance mode, which a running VM refuses)
+	// forgets its agent: the same agent can be added again.
+	srv2.govcFail(t, "host.maintenance.enter", hostPath)
+	srv2.govc(t, "vm.power", "-off", "web")
+	srv2.govc(t, "host.maintenance.enter", hostPath)
+	srv2.govc(t, "host.remove", hostPath)
+	if out := srv2.govc(t, "ls", cluster); strings.Contains(out, agent.Addr) {
+		t.Fatalf("the removed host is still listed:\n%s", out)
+	}
+	srv2.govc(t, "cluster.add", "-cluster", cluster, "-hostname", agent.Addr, "-username", "root", "-password", agentPassword, "-noverify")
+	if got := srv2.collect(t, hostPath, "runtime.connectionState"); got != "connected" {
+		t.Fatalf("state after adding the host again = %q", got)
+	}
 }
