@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -69,6 +70,10 @@ var (
 // sparseChunk is the unit CopySparse checks for zeros.
 const sparseChunk = 1 << 20
 
+// chunkPool holds CopySparse's buffers: most copies are small files (a
+// VM's configuration), and a new megabyte for each would be garbage.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, sparseChunk); return &b }}
+
 // CopySparse copies r to w like io.Copy, but when w is an io.Seeker it
 // keeps a thin (sparse) file thin: it copies only the data extents of r
 // when r is a file that reports them (SEEK_DATA), and otherwise seeks over
@@ -83,7 +88,9 @@ func CopySparse(w io.Writer, r io.Reader) (int64, error) {
 			return n, err
 		}
 	}
-	buf := make([]byte, sparseChunk)
+	bp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(bp)
+	buf := *bp
 	var n int64
 	skipped := false
 	for {
