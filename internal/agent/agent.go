@@ -230,6 +230,11 @@ func (a *Agent) command(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, &agentproto.Error{Code: agentproto.CodeBadRequest, Message: "command: opId is required"})
 		return
 	}
+	if readOnly(cmd.Op) {
+		// Nothing to apply twice: a retry simply reads again.
+		writeJSON(w, a.run(r.Context(), cmd))
+		return
+	}
 	o, first := a.claim(cmd.OpID)
 	if first {
 		// The operation runs to its end even if this request goes away:
@@ -242,6 +247,16 @@ func (a *Agent) command(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, o.res)
 	case <-r.Context().Done():
 	}
+}
+
+// readOnly reports whether op only reads, so its result need not be
+// remembered for retries.
+func readOnly(op string) bool {
+	switch op {
+	case agentproto.OpInfo, agentproto.OpState, agentproto.OpList, agentproto.OpStat, agentproto.OpReadDir:
+		return true
+	}
+	return false
 }
 
 // claim returns the op for id, and whether the caller must run it.

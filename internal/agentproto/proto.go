@@ -11,8 +11,10 @@
 //	POST op               Command -> Result. One driver operation. Each
 //	                      command carries an operation id chosen by the
 //	                      server; the agent remembers the result of the
-//	                      last MaxRememberedOps ids, so a retried command
-//	                      returns the first result and never applies twice.
+//	                      last MaxRememberedOps commands that change
+//	                      something, so a retried one returns the first
+//	                      result and never applies twice (a read is simply
+//	                      read again).
 //	GET  stream           a stream of Message values, one JSON object per
 //	                      line: a "hello" with the host's facts, then a
 //	                      "heartbeat" every HeartbeatInterval with the
