@@ -146,6 +146,17 @@ func waitFor(t *testing.T, what string, d time.Duration, fn func() string) {
 	}
 }
 
+// waitProp waits until property prop of the object at path reads want.
+func (s *server) waitProp(t *testing.T, what string, d time.Duration, path, prop, want string) {
+	t.Helper()
+	waitFor(t, what, d, func() string {
+		if got := s.collect(t, path, prop); got != want {
+			return prop + " " + got
+		}
+		return ""
+	})
+}
+
 // collect returns one property of an object through govc.
 func (s *server) collect(t *testing.T, path, prop string) string {
 	t.Helper()
@@ -206,12 +217,7 @@ func TestHostAgents(t *testing.T) {
 		t.Fatal(err)
 	}
 	localPath := "/" + demoDC + "/datastore/local-a"
-	waitFor(t, "datastore inaccessible", 15*time.Second, func() string {
-		if got := srv.collect(t, localPath, "summary.accessible"); got != "false" {
-			return "accessible " + got
-		}
-		return ""
-	})
+	srv.waitProp(t, "datastore inaccessible", 15*time.Second, localPath, "summary.accessible", "false")
 	errOut = srv.govcFail(t, "vm.create", "-host", hostPath, "-pool", cluster+"/Resources", "-ds", "local-a", "-on=false", "lost")
 	mustMatch(t, "create on a vanished datastore", errOut, `datastore 'local-a' is not accessible`)
 	if out := srv.govc(t, "find", "/", "-type", "m", "-name", "lost"); strings.TrimSpace(out) != "" {
@@ -220,12 +226,7 @@ func TestHostAgents(t *testing.T) {
 	if err := os.MkdirAll(local, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "datastore accessible again", 15*time.Second, func() string {
-		if got := srv.collect(t, localPath, "summary.accessible"); got != "true" {
-			return "accessible " + got
-		}
-		return ""
-	})
+	srv.waitProp(t, "datastore accessible again", 15*time.Second, localPath, "summary.accessible", "true")
 
 	// A second VM the host will lose while its agent is down.
 	srv.govc(t, "vm.create", "-host", hostPath, "-pool", cluster+"/Resources", "-ds", "shared", "-on=false", "lost-on-host")
@@ -233,12 +234,7 @@ func TestHostAgents(t *testing.T) {
 
 	// The agent dies: the host stops responding and the event is logged.
 	agent.kill(t)
-	waitFor(t, "host not responding", 30*time.Second, func() string {
-		if got := srv.collect(t, hostPath, "runtime.connectionState"); got != "notResponding" {
-			return "state " + got
-		}
-		return ""
-	})
+	srv.waitProp(t, "host not responding", 30*time.Second, hostPath, "runtime.connectionState", "notResponding")
 	mustMatch(t, "events", srv.govc(t, "events", hostPath), `is not responding`)
 	if got := srv.collect(t, vmPath, "runtime.connectionState"); got != "disconnected" {
 		t.Fatalf("VM connection state on a silent host = %q, want disconnected", got)
@@ -263,23 +259,13 @@ func TestHostAgents(t *testing.T) {
 	if got := srv.collect(t, vmPath, "runtime.powerState"); got != "poweredOn" {
 		t.Fatalf("VM power state after the agent restart = %q", got)
 	}
-	waitFor(t, "lost VM orphaned", 15*time.Second, func() string {
-		if got := srv.collect(t, "/"+demoDC+"/vm/lost-on-host", "runtime.connectionState"); got != "orphaned" {
-			return "state " + got
-		}
-		return ""
-	})
+	srv.waitProp(t, "lost VM orphaned", 15*time.Second, "/"+demoDC+"/vm/lost-on-host", "runtime.connectionState", "orphaned")
 
 	// The server restarts while the VM runs: it is still running, and the
 	// host reconnects on its own.
 	srv.stop()
 	srv2 := startServer(t, serverConfig{dataDir: srv.DataDir, args: []string{"--host-timeout", "4s"}})
-	waitFor(t, "host connected after a server restart", 30*time.Second, func() string {
-		if got := srv2.collect(t, hostPath, "runtime.connectionState"); got != "connected" {
-			return "state " + got
-		}
-		return ""
-	})
+	srv2.waitProp(t, "host connected after a server restart", 30*time.Second, hostPath, "runtime.connectionState", "connected")
 	if got := srv2.collect(t, vmPath, "runtime.powerState"); got != "poweredOn" {
 		t.Fatalf("VM power state after the server restart = %q", got)
 	}

@@ -130,12 +130,7 @@ func TestQEMUHostRealGuest(t *testing.T) {
 
 	// The qemu agent dies; its VM keeps running under QEMU.
 	qa.kill(t)
-	waitFor(t, "qemu host not responding", 30*time.Second, func() string {
-		if got := srv.collect(t, qhost, "runtime.connectionState"); got != "notResponding" {
-			return "state " + got
-		}
-		return ""
-	})
+	srv.waitProp(t, "qemu host not responding", 30*time.Second, qhost, "runtime.connectionState", "notResponding")
 	mustMatch(t, "events", srv.govc(t, "events", qhost), `is not responding`)
 	qa.restart(t)
 	waitFor(t, "qemu host reconnected", 30*time.Second, func() string {
@@ -154,12 +149,7 @@ func TestQEMUHostRealGuest(t *testing.T) {
 	// The server restarts while the VM runs.
 	srv.stop()
 	srv2 := startServer(t, serverConfig{dataDir: srv.DataDir, args: []string{"--host-timeout", "5s"}})
-	waitFor(t, "qemu host connected after a server restart", 30*time.Second, func() string {
-		if got := srv2.collect(t, qhost, "runtime.connectionState"); got != "connected" {
-			return "state " + got
-		}
-		return ""
-	})
+	srv2.waitProp(t, "qemu host connected after a server restart", 30*time.Second, qhost, "runtime.connectionState", "connected")
 	if got := srv2.collect(t, vmPath, "runtime.powerState"); got != "poweredOn" {
 		t.Fatalf("the VM after the server restart is %q, want poweredOn", got)
 	}
