@@ -194,6 +194,8 @@ func TestHostAgents(t *testing.T) {
 	if got := srv.collect(t, hostPath, "runtime.connectionState"); got != "connected" {
 		t.Fatalf("connection state after add = %q", got)
 	}
+	errOut = srv.govcFail(t, "host.add", "-hostname", agent.Addr, "-username", "root", "-password", agentPassword, "-noverify")
+	mustMatch(t, "add a managed host again", errOut, `already managed by this server`)
 	mustContainLine(t, "datastores", srv.govc(t, "ls", "/"+demoDC+"/datastore"), "/"+demoDC+"/datastore/shared")
 	// The host is described by its agent's facts.
 	if got := srv.collect(t, hostPath, "summary.hardware.vendor"); got != "Vireo" {
