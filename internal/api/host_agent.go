@@ -234,7 +234,15 @@ func (s *Service) reconnectHost(ctx *soap.Context, req *types.ReconnectHost_Task
 					return nil, connectFault(h.Name, err)
 				}
 			}
-			s.hostConnected(tctx, h.Self, t.User)
+			if err := s.hostConnected(tctx, h.Self, t.User); err != nil {
+				return nil, err
+			}
+			// Reconciled before the task ends, so its caller sees the
+			// host's VMs as the host has them; a VM that cannot be read
+			// now is reconciled by the next heartbeat.
+			if err := s.ReconcileHost(tctx, h.Self); err != nil {
+				s.log.Warn("reconcile host", "host", h.Self.Value, "err", err)
+			}
 			return nil, nil
 		})
 	if err != nil {
@@ -271,40 +279,32 @@ func (s *Service) setHostConnection(ctx context.Context, host types.ManagedObjec
 	})
 }
 
-// hostConnected marks host connected, measures its datastores and
-// reconciles its VMs with what it runs.
-func (s *Service) hostConnected(ctx context.Context, host types.ManagedObjectReference, user string) {
+// hostConnected marks host (and its VMs) connected and posts
+// HostConnectedEvent.
+func (s *Service) hostConnected(ctx context.Context, host types.ManagedObjectReference, user string) error {
 	if err := s.setHostConnection(ctx, host, types.HostSystemConnectionStateConnected); err != nil {
-		s.log.Warn("host connected", "host", host.Value, "err", err)
-		return
-	}
-	s.RefreshHostDatastores(ctx, host)
-	if err := s.ReconcileHost(ctx, host); err != nil {
-		s.log.Warn("reconcile host", "host", host.Value, "err", err)
+		return err
 	}
 	if h := inventory.Get[mo.HostSystem](s.reg, host); h != nil {
 		s.postEvent(&types.HostConnectedEvent{}, user, 0, host,
 			fmt.Sprintf("Connected to %s in %s", h.Name, dcNameOf(datacenterOf(s.reg, host))))
 	}
+	return nil
 }
 
 // HostConnection implements hostconn.Observer: a host that stops
 // responding gets HostConnectionLostEvent, one that answers again is
-// reconnected and reconciled.
+// connected. Either way the message that made it answer follows at once
+// through HostReport, which stores its facts and reconciles its VMs.
 func (s *Service) HostConnection(ctx context.Context, host types.ManagedObjectReference, state types.HostSystemConnectionState) {
 	h := inventory.Get[mo.HostSystem](s.reg, host)
 	if h == nil || h.Runtime.ConnectionState == state {
-		if state == types.HostSystemConnectionStateConnected && h != nil {
-			// Connected as stored (a server restart): reconcile anyway.
-			s.RefreshHostDatastores(ctx, host)
-			if err := s.ReconcileHost(ctx, host); err != nil {
-				s.log.Warn("reconcile host", "host", host.Value, "err", err)
-			}
-		}
 		return
 	}
 	if state == types.HostSystemConnectionStateConnected {
-		s.hostConnected(ctx, host, "")
+		if err := s.hostConnected(ctx, host, ""); err != nil {
+			s.log.Warn("host connected", "host", host.Value, "err", err)
+		}
 		return
 	}
 	if err := s.setHostConnection(ctx, host, state); err != nil {
