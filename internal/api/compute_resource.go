@@ -472,6 +472,20 @@ func arrayIndex(op types.ArrayUpdateOperation, idx int, prop, what string) error
 	return nil
 }
 
+// applyArrayOp applies an add, edit or remove that arrayIndex accepted:
+// add appends item, edit puts it at idx, remove deletes the element at idx.
+func applyArrayOp[T any](items []T, op types.ArrayUpdateOperation, idx int, item T) []T {
+	switch op {
+	case types.ArrayUpdateOperationAdd:
+		return append(items, item)
+	case types.ArrayUpdateOperationEdit:
+		items[idx] = item
+	case types.ArrayUpdateOperationRemove:
+		return slices.Delete(items, idx, idx+1)
+	}
+	return items
+}
+
 // updateRules applies rule specs: add assigns the new rule its key and UUID
 // (names are unique), edit replaces the rule with info.key (or name),
 // remove deletes the rule whose key is removeKey.
@@ -587,14 +601,7 @@ func updateGroups(groups []types.BaseClusterGroupInfo, specs []types.ClusterGrou
 		if err := arrayIndex(sp.Operation, idx, "spec.groupSpec", fmt.Sprintf("group named '%s'", name)); err != nil {
 			return nil, err
 		}
-		switch sp.Operation {
-		case types.ArrayUpdateOperationAdd:
-			groups = append(groups, vim.DeepCopy(sp.Info))
-		case types.ArrayUpdateOperationEdit:
-			groups[idx] = vim.DeepCopy(sp.Info)
-		case types.ArrayUpdateOperationRemove:
-			groups = slices.Delete(groups, idx, idx+1)
-		}
+		groups = applyArrayOp(groups, sp.Operation, idx, vim.DeepCopy(sp.Info))
 	}
 	return groups, nil
 }

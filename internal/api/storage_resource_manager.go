@@ -284,14 +284,7 @@ func updatePodOptions(opts []types.BaseOptionValue, specs []types.StorageDrsOpti
 		if err := arrayIndex(sp.Operation, idx, "spec.podConfigSpec.option", fmt.Sprintf("option '%s'", key)); err != nil {
 			return nil, err
 		}
-		switch sp.Operation {
-		case types.ArrayUpdateOperationAdd:
-			opts = append(opts, vim.DeepCopy(sp.Option))
-		case types.ArrayUpdateOperationEdit:
-			opts[idx] = vim.DeepCopy(sp.Option)
-		case types.ArrayUpdateOperationRemove:
-			opts = slices.Delete(opts, idx, idx+1)
-		}
+		opts = applyArrayOp(opts, sp.Operation, idx, vim.DeepCopy(sp.Option))
 	}
 	return opts, nil
 }
